@@ -1,0 +1,5 @@
+import sys
+
+from seagull.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""RAW decoding and rendering (the forward ISP), and the inverse ISP that makes sample RAWs."""

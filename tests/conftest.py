@@ -1,0 +1,56 @@
+"""Shared fixtures: sample RAWs made once per session, and one local Ray per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Nothing in the tests may reach a model hub; pyiqa/timm/transformers fail fast offline.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_weights(tmp_path_factory, monkeypatch):
+    """No test sees the developer's own weights or config unless it sets them."""
+    empty = tmp_path_factory.mktemp("no-weights")
+    monkeypatch.setenv("SEAGULL_WEIGHTS_DIR", str(empty / "weights"))
+    monkeypatch.setenv("SEAGULL_CONFIG", str(empty / "config.yaml"))
+    for var in ("SEAGULL_SAM_WEIGHTS", "SEAGULL_DETECTOR_WEIGHTS", "SEAGULL_TOPIQ_FR_WEIGHTS",
+                "SEAGULL_ENCODER_WEIGHTS", "SEAGULL_LLM_WEIGHTS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    """The project's sample DNGs (all of them), made once per test session."""
+    from seagull.samples import DEFAULT_SEED, make_samples
+
+    out = tmp_path_factory.mktemp("samples")
+    make_samples(out, seed=DEFAULT_SEED)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_raw(sample_dir) -> Path:
+    """One small sample RAW (0.27 MP) for tests that need just one."""
+    return sample_dir / "china.dng"
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole test session, with fractional resources.
+
+    Tests that need Ray take this fixture; it starts Ray on first use and shuts it down at the
+    end of the session. Two logical CPUs on a 2-core machine: actors and tasks must ask for
+    fractions (PROBES.md: a pool that takes every CPU deadlocks Ray Data).
+    """
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False, object_store_memory=1_000_000_000)
+    yield ray
+    ray.shutdown()

@@ -35,8 +35,8 @@ def sample_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_raw(sample_dir) -> Path:
-    """One small sample RAW (0.27 MP) for tests that need just one."""
-    return sample_dir / "china.dng"
+    """The smallest sample RAW (chelsea, 671×447 = 0.3 MP, odd width) for tests that need one."""
+    return sample_dir / "chelsea.dng"
 
 
 @pytest.fixture(scope="session")

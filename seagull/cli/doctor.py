@@ -37,23 +37,35 @@ def _version(module_name: str) -> tuple[str | None, str | None]:
     return str(version), None
 
 
-def check_ray() -> str | None:
-    """Start a local Ray with one CPU and stop it; None when it works, else the problem."""
+_RAY_CHECK = """
+import ray
+ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+@ray.remote(num_cpus=0.1)
+def ping():
+    return 42
+
+assert ray.get(ping.remote(), timeout=60) == 42
+ray.shutdown()
+"""
+
+
+def check_ray(timeout: float = 180.0) -> str | None:
+    """Start a local Ray with one CPU, run a task, stop it; None when it works, else the problem.
+
+    Runs in a child process so that it neither joins nor disturbs a Ray this process may hold.
+    """
+    import subprocess
+
     try:
-        import ray
-
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
-
-        @ray.remote(num_cpus=0.1)
-        def ping() -> int:
-            return 42
-
-        ok = ray.get(ping.remote(), timeout=60) == 42
-        ray.shutdown()
-        return None if ok else "a Ray task returned a wrong value"
-    except Exception as exc:  # noqa: BLE001
-        return f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        out = subprocess.run([sys.executable, "-c", _RAY_CHECK], capture_output=True, text=True,
+                             timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"no answer within {timeout:.0f} s"
+    if out.returncode == 0:
+        return None
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {out.returncode}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,7 +69,7 @@ def write_dng(target: str | os.PathLike | BinaryIO, raw: np.ndarray, sensor: Sen
     tifffile.imwrite(
         target, raw, photometric=32803, subfiletype=0, planarconfig="contig",
         compression=None, metadata=None, software=f"seagull {__version__}",
-        extratags=tags, make="Seagull", model=model,
+        extratags=[(271, "s", 0, "Seagull", True), (272, "s", 0, model, True)] + tags,
     )
 
 

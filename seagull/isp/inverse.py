@@ -56,9 +56,9 @@ def _libraw_curve(power: float = 1 / 2.222, toe_slope: float = 4.5) -> tuple[flo
     for _ in range(48):
         mid = (lo + hi) / 2
         if ((mid / toe_slope) ** -power - 1) / power - 1 / mid > -1:
-            lo = mid
-        else:
             hi = mid
+        else:
+            lo = mid
     breakpoint_ = mid / toe_slope
     offset = mid * (1 / power - 1)
     return breakpoint_, offset

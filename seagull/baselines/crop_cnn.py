@@ -288,7 +288,7 @@ def train_crop_baseline(data_root: str, out_dir: str | Path, *, steps: int = 200
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if not math.isfinite(losses[-1]):
             raise FloatingPointError(f"crop baseline loss is {losses[-1]} at step {step}")
     net.eval()

@@ -76,16 +76,14 @@ def test_evaluate_tiny_seagull_writes_every_file(ray_session, dataset, tiny_seag
         table.column("quality_score").to_pylist(), abs=1e-5)
 
 
-def test_global_tokens_switch_changes_importance(ray_session, dataset, tiny_seagull, tmp_path):
-    from pipelines.evaluate import evaluate
+def test_global_tokens_switch_changes_importance(dataset, tiny_seagull):
+    from seagull.assessors import load_assessor
 
-    full = evaluate(tiny_seagull, dataset, tmp_path / "full", actors=1, batch_size=4)
-    off = evaluate(tiny_seagull, dataset, tmp_path / "noglobal", use_global=False)
-    assert "global tokens switched off" in (tmp_path / "noglobal" / "report.md").read_text()
-    a = pq.read_table(tmp_path / "full" / "predictions.parquet").column("importance_score")
-    b = pq.read_table(tmp_path / "noglobal" / "predictions.parquet").column("importance_score")
-    assert a.to_pylist() != pytest.approx(b.to_pylist(), abs=1e-9)
-    assert set(full) == set(off)
+    full = predict_split(load_assessor(tiny_seagull), str(dataset), "test")
+    off = predict_split(load_assessor(tiny_seagull, use_global=False), str(dataset), "test")
+    a, b = full.column("importance_score").to_pylist(), off.column("importance_score").to_pylist()
+    assert a != pytest.approx(b, abs=1e-9)
+    assert full.column("roi_id").to_pylist() == off.column("roi_id").to_pylist()
 
 
 def test_evaluate_crop_baseline_on_train_split(ray_session, dataset, crop_model, tmp_path):

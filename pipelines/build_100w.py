@@ -34,6 +34,7 @@ class Resources:
     """Per-stage resources. Fractions of a CPU are allowed (and needed on small machines)."""
 
     render_cpus: float = 0.5
+    render_memory_mb: int = 512
     segment_actors: int = 1
     segment_cpus: float = 0.5
     segment_gpus: float = 0.0
@@ -130,10 +131,12 @@ def _run(layout, todo, params, comps, resources: Resources, manifest, existing, 
     from seagull.data.store import check_producers
 
     items = [source_row(s.location, s.source_id, params) for s in todo]
-    # Ray Data fuses a task stage into the actor stage after it when their resources match,
-    # which would run the renders inside the segmentation/labelling actors, one at a time.
-    # A ``ray_remote_args_fn`` keeps the render stages in their own task pool, overlapping.
-    render_args = {"ray_remote_args_fn": lambda: {"num_cpus": resources.render_cpus}}
+    # Render tasks reserve memory: they hold a decoded RAW and every render of a source. The
+    # reservation also differs from the actors' resources, which keeps Ray Data from fusing the
+    # render stages into the actor stages after them (it fuses stages whose resources match):
+    # fused, the renders would run inside the segmentation/labelling actors, one at a time.
+    render_args = {"num_cpus": resources.render_cpus,
+                   "memory": resources.render_memory_mb * 2**20}
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     ds = ds.map(render_reference, fn_kwargs={"params": params, "comps": comps}, **render_args)
     ds = ds.map(SegmentStage, fn_constructor_kwargs={"params": params, "comps": comps},

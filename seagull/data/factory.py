@@ -350,7 +350,7 @@ class LabelStage:
             ctx = self.labeller.prepare(ref_image, masks)
         images, rois = [], []
         for render in part["renders"]:
-            images.append(dict(base, **render, encoded=None))
+            images.append({**base, **render, "encoded": None})
             labelled = []
             if regions:
                 labels = self.labeller.label(ctx, decode_image(render["encoded"]),

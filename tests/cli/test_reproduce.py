@@ -1,0 +1,54 @@
+"""`seagull reproduce --mini`, scaled down: hold-out, crop baseline, evaluation, one table."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from rois_fixtures import write_dataset
+from seagull.cli import main
+from seagull.errors import ConfigError
+
+pytestmark = pytest.mark.ray
+
+
+def test_hold_out_sources_rewrites_the_split(tmp_path):
+    from pipelines.reproduce import hold_out_sources
+
+    root = write_dataset(tmp_path / "ds", n_images=6)  # sources src000, src001, src002
+    assert hold_out_sources(str(root), 1) == {"train": ["src000", "src001"], "test": ["src002"]}
+    splits = {p.stem: set(pq.read_table(p).column("split").to_pylist())
+              for p in (root / "rois").glob("*.parquet")}
+    assert splits == {"src000": {"train"}, "src001": {"train"}, "src002": {"test"}}
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["holdout"]["test_sources"] == ["src002"]
+    with pytest.raises(ConfigError, match="cannot hold out 3 of 3"):
+        hold_out_sources(str(root), 3)
+
+
+def test_scaled_down_mini_run_prints_its_table(ray_session, tmp_path, capsys):
+    root = write_dataset(tmp_path / "ds", n_images=6)
+    out = tmp_path / "mini"
+    rc = main(["reproduce", "--mini", "--out", str(out), "--data", str(root),
+               "--models", "crop", "--crop-steps", "3"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "## Table 1 (mini)" in printed and "| Crop-based CNN | " in printed
+    results = json.loads((out / "results.json").read_text())
+    report = results["reports"]["Crop-based CNN"]
+    # The printed table is the report of the evaluation folder, which recomputes from its table.
+    assert report == json.loads((out / "reports" / "crop_based_cnn" / "report.json").read_text())
+    assert f"| {report['quality']['srocc']:.4f} |" in printed
+    assert results["settings"]["crop_steps"] == 3 and results["timings"]["total"] > 0
+    assert (out / "results.md").read_text() in printed
+
+
+def test_reproduce_needs_mini_and_known_models(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--out", str(tmp_path)])
+    assert "--mini" in capsys.readouterr().err
+    rc = main(["reproduce", "--mini", "--out", str(tmp_path), "--data", str(tmp_path),
+               "--models", "crop,gpt"])
+    assert rc == 2 and "unknown model(s) ['gpt']" in capsys.readouterr().err

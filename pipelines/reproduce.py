@@ -46,9 +46,9 @@ class MiniSettings:
     holdout: int = 1
     types: list[str] = field(default_factory=lambda: ["blur", "noise", "exposure"])
     levels: list[int] = field(default_factory=lambda: [2, 8, 14, 19])
-    long_side: int = 192
+    long_side: int = 256
     points: int = 8
-    steps: int = 300
+    steps: int = 250
     batch_size: int = 8
     crop_steps: int = 300
     models: list[str] = field(default_factory=lambda: list(MODEL_CHOICES))

@@ -33,9 +33,9 @@ class AssessBatch:
                                       threads=threads)
 
     def __call__(self, batch):
-        from seagull.evaluation import PREDICTIONS_SCHEMA, prediction_rows
-
         import pyarrow as pa
+
+        from seagull.evaluation import PREDICTIONS_SCHEMA, prediction_rows
 
         rows = []
         for row in batch.to_pylist():

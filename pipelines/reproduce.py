@@ -63,11 +63,11 @@ def _cli(argv: list[str]) -> None:
     from seagull.errors import ConfigError
 
     parser = build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command").choices  # noqa: SLF001
+    commands = next(a for a in parser._actions if a.dest == "command").choices
     if argv[0] not in commands:
         raise ConfigError(f"`seagull {argv[0]}` is not in this version: reproduce needs it")
     args = parser.parse_args(argv)
-    rc = int(args._run(args) or 0)  # noqa: SLF001
+    rc = int(args._run(args) or 0)
     if rc:
         raise ConfigError(f"`seagull {' '.join(argv)}` exited with {rc}")
 

@@ -167,9 +167,9 @@ def predict_split(assessor: Assessor, data_root: str, split: str = "test",
 
     ``limit`` caps the number of images (rois rows), for quick looks.
     """
-    from seagull.data.reader import table_dataset
-
     import pyarrow.dataset as pads
+
+    from seagull.data.reader import table_dataset
 
     rows, images = [], 0
     ds = table_dataset(data_root, "rois")
@@ -233,8 +233,8 @@ def _pct(x: float) -> str:
 def table1_markdown(reports: Mapping[str, Mapping]) -> str:
     """Table 1's layout: one row per model, four sub-tasks."""
     lines = [
-        "| Model | Quality SROCC | Quality PLCC | Importance SROCC | Importance PLCC "
-        "| Severity P | Severity R | Severity F1 | Types P | Types R | Types F1 |",
+        ("| Model | Quality SROCC | Quality PLCC | Importance SROCC | Importance PLCC "
+         "| Severity P | Severity R | Severity F1 | Types P | Types R | Types F1 |"),
         "|---|" + "---:|" * 10,
     ]
     for name, r in reports.items():
@@ -263,8 +263,8 @@ def report_markdown(name: str, report: Mapping, counts: Mapping[str, int] | None
     """``report.md``: Table 1 and Table 2 for one model, with what they rest on."""
     parts = [f"# Evaluation of {name}", ""]
     if counts:
-        parts += [f"{counts['regions']} regions of {counts['images']} images; "
-                  f"{counts['importance_labelled']} with an importance label.", ""]
+        parts += [(f"{counts['regions']} regions of {counts['images']} images; "
+                   f"{counts['importance_labelled']} with an importance label."), ""]
     parts += [*(f"- {n}" for n in notes), ""] if notes else []
     parts += ["## Table 1: region quality, importance, severity and types", "",
               table1_markdown({name: report}), "",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from rois_fixtures import write_dataset
+
 from seagull.ablations import TABLE3, TABLE4, VARIANTS, save_init_model, subset_sources, variant
 from seagull.errors import ConfigError
 

@@ -8,15 +8,23 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from rois_fixtures import write_dataset
 from scipy import stats
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from rois_fixtures import write_dataset
 from seagull.errors import DatasetError
-from seagull.evaluation import (PLOT_FILES, PREDICTIONS_SCHEMA, TABLE2_TYPES, compute_report,
-                                predict_split, predictions_table, table1_markdown,
-                                table2_markdown, write_outputs)
+from seagull.evaluation import (
+    PLOT_FILES,
+    PREDICTIONS_SCHEMA,
+    TABLE2_TYPES,
+    compute_report,
+    predict_split,
+    predictions_table,
+    table1_markdown,
+    table2_markdown,
+    write_outputs,
+)
 from seagull.labels.levels import QUALITY_WORDS
 
 
@@ -59,7 +67,7 @@ def evaluated(dataset, tmp_path_factory):
 
 
 def test_predictions_hold_labels_and_predictions_side_by_side(evaluated, dataset):
-    table, _, out = evaluated
+    _, _, out = evaluated
     stored = pq.read_table(out / "predictions.parquet")
     assert stored.schema.equals(PREDICTIONS_SCHEMA, check_metadata=False)
     for col in ("quality_label", "quality_score", "importance_label", "importance_score"):

@@ -36,8 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
-from seagull.errors import (ConfigError, DatasetError, EmptyMaskError, MaskShapeError,
-                            OutputError, WeightsMismatchError, WeightsNotFoundError)
+from seagull.errors import (
+    ConfigError,
+    DatasetError,
+    EmptyMaskError,
+    MaskShapeError,
+    OutputError,
+    WeightsMismatchError,
+    WeightsNotFoundError,
+)
 from seagull.labels.levels import DISTORTION_TYPES, LEVEL_WEIGHTS, WORDS, discretise
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,16 @@ import json
 
 import numpy as np
 import pytest
-
 from rois_fixtures import write_dataset
-from seagull.baselines.crop_cnn import (CONFIG_FILE, WEIGHTS_FILE, CropBaseline,
-                                        CropBaselineConfig, region_crop, train_crop_baseline)
+
+from seagull.baselines.crop_cnn import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    CropBaseline,
+    CropBaselineConfig,
+    region_crop,
+    train_crop_baseline,
+)
 from seagull.errors import EmptyMaskError, MaskShapeError, WeightsMismatchError
 
 
@@ -50,7 +56,7 @@ def test_training_lowers_the_loss_and_records_the_run(trained):
 
 
 def test_saved_baseline_predicts_exactly_as_trained(trained):
-    root, out, baseline = trained
+    _, out, baseline = trained
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
     masks = [np.zeros((48, 64), bool) for _ in range(2)]

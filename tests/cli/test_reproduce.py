@@ -6,8 +6,8 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-
 from rois_fixtures import write_dataset
+
 from seagull.cli import main
 from seagull.errors import ConfigError
 

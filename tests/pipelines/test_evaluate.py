@@ -6,9 +6,9 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+from rois_fixtures import write_dataset
 from scipy import stats
 
-from rois_fixtures import write_dataset
 from seagull.cli import main
 from seagull.evaluation import PLOT_FILES, compute_report, predict_split
 
@@ -62,7 +62,7 @@ def test_evaluate_tiny_seagull_writes_every_file(ray_session, dataset, tiny_seag
     rc = main(["evaluate", "--model", str(tiny_seagull), "--data", str(dataset),
                "--split", "test", "--out", str(out), "--name", "tiny"])
     assert rc == 0
-    table, report = _check_outputs(out)
+    table, _ = _check_outputs(out)
     assert table.num_rows == 7 and set(table.column("split").to_pylist()) == {"test"}
     assert "| tiny | " in capsys.readouterr().out
     assert all(t.startswith("The quality of this region is") for t in

@@ -112,7 +112,7 @@ def preprocess_image(image, size: int, mean, std) -> torch.Tensor:
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise InvalidInputError(f"image must be H×W×3 uint8, got shape {array.shape} "
                                 f"dtype {array.dtype}")
-    x = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float().div_(255)
+    x = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1).float().div_(255)
     x = F.interpolate(x[None], size=(size, size), mode="bicubic", align_corners=False,
                       antialias=True)[0].clamp_(0, 1)
     m = torch.tensor(mean).view(3, 1, 1)

@@ -64,7 +64,7 @@ def crop_region(image: np.ndarray, mask: np.ndarray, size: int, mean, std) -> to
         raise MaskShapeError(f"mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
                              f"{image.shape[1]}×{image.shape[0]}")
     x0, y0, x1, y1 = mask_box(mask)
-    patch = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)
+    patch = torch.from_numpy(np.array(image[y0:y1, x0:x1], copy=True)).permute(2, 0, 1)
     patch = patch.float().div_(255)[None]
     patch = F.interpolate(patch, size=(size, size), mode="bilinear", align_corners=False,
                           antialias=True)[0].clamp_(0, 1)

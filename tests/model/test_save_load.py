@@ -1,0 +1,96 @@
+import json
+
+import pytest
+import torch
+
+from seagull.errors import WeightsMismatchError, WeightsNotFoundError
+from seagull.model import SeagullModel, SeagullPredictor
+from seagull.model.seagull_model import FROZEN_FILE, TRAINABLE_FILE, map_released_name
+
+
+@pytest.fixture(scope="module")
+def trained_copy(tiny_tokenizer):
+    """A tiny model whose trainables moved away from their initial values."""
+    torch.manual_seed(3)
+    model = SeagullModel.from_preset("tiny", tokenizer=tiny_tokenizer).eval()
+    with torch.no_grad():
+        for p in model.trainable_parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    return model
+
+
+def _scores(model, image, masks):
+    p = SeagullPredictor(model)
+    p.set_image(image)
+    return torch.cat([p.level_probabilities(masks, t) for t in ("quality", "importance")])
+
+
+def test_save_and_load_round_trip_gives_identical_scores(trained_copy, image, masks, tmp_path):
+    out = trained_copy.save_pretrained(tmp_path / "m")
+    assert (out / TRAINABLE_FILE).is_file() and (out / FROZEN_FILE).is_file()
+    assert (out / "tokenizer").is_dir()
+    torch.manual_seed(12345)  # a different seed must not matter
+    loaded = SeagullModel.from_pretrained(out)
+    before = _scores(trained_copy, image, masks[:3])
+    after = _scores(loaded, image, masks[:3])
+    assert torch.equal(before, after)
+    for (k, a), (k2, b) in zip(trained_copy.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(a, b), k
+    assert loaded.tokenizer.get_vocab() == trained_copy.tokenizer.get_vocab()
+
+
+def test_ablation_switches_survive_save_and_load(tiny_tokenizer, tmp_path):
+    model = SeagullModel.from_preset("tiny", tokenizer=tiny_tokenizer, use_global=False)
+    loaded = SeagullModel.from_pretrained(model.save_pretrained(tmp_path / "m"))
+    assert loaded.config.use_global is False and loaded.mfe.use_global is False
+
+
+def test_broken_model_folders_are_typed_errors(trained_copy, tmp_path):
+    with pytest.raises(WeightsNotFoundError):
+        SeagullModel.from_pretrained(tmp_path / "nothing")
+    out = trained_copy.save_pretrained(tmp_path / "m")
+    (out / FROZEN_FILE).unlink()
+    with pytest.raises(WeightsNotFoundError, match=FROZEN_FILE):
+        SeagullModel.from_pretrained(out)
+    out = trained_copy.save_pretrained(tmp_path / "m2")
+    meta = json.loads((out / "seagull_config.json").read_text())
+    meta["config"]["mfe_dim"] = 32  # the saved tensors no longer fit
+    meta["config"]["mfe_heads"] = 4
+    (out / "seagull_config.json").write_text(json.dumps(meta))
+    with pytest.raises(WeightsMismatchError):
+        SeagullModel.from_pretrained(out)
+
+
+def test_released_checkpoint_names_map_onto_the_model(tiny_tokenizer, tmp_path):
+    from safetensors.torch import save_file
+
+    model = SeagullModel.from_preset("tiny", tokenizer=tiny_tokenizer)
+    own = model.state_dict()
+    q = "llm.base_model.model.model.layers.1.self_attn.q_proj.base_layer.weight"
+    released = {
+        "model.mm_projector.0.weight": torch.full_like(own["projector.fc1.weight"], 0.5),
+        "model.mm_projector.2.bias": torch.full_like(own["projector.fc2.bias"], -1.0),
+        "model.layers.1.self_attn.q_proj.weight": torch.full_like(own[q], 0.25),
+        "model.norm.weight": torch.full_like(own["llm.base_model.model.model.norm.weight"], 2.0),
+        "lm_head.weight": torch.full_like(own["llm.base_model.model.lm_head.weight"], 0.1),
+        "model.vision_tower.vision_tower.trunk.stem.0.weight":
+            torch.full_like(own["encoder.trunk.stem.0.weight"], 0.3),
+        "model.mask_extractor.something.weight": torch.zeros(3),
+    }
+    save_file(released, str(tmp_path / "released.safetensors"))
+    report = model.load_released_checkpoint(tmp_path / "released.safetensors")
+    assert report == {"loaded": 6, "unmapped": ["model.mask_extractor.something.weight"]}
+    state = model.state_dict()
+    assert torch.all(state["projector.fc1.weight"] == 0.5)
+    assert torch.all(state["projector.fc2.bias"] == -1.0)
+    assert torch.all(state[q] == 0.25)
+    assert torch.all(state["encoder.trunk.stem.0.weight"] == 0.3)
+    with pytest.raises(WeightsMismatchError, match="no counterpart"):
+        model.load_released_checkpoint(tmp_path / "released.safetensors", strict=True)
+    save_file({"model.mm_projector.0.weight": torch.zeros(2, 2)}, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(WeightsMismatchError, match="shape"):
+        model.load_released_checkpoint(tmp_path / "bad.safetensors")
+    assert map_released_name("model.layers.0.mlp.down_proj.weight") == \
+        "llm.base_model.model.model.layers.0.mlp.down_proj.base_layer.weight"
+    assert map_released_name("model.layers.0.input_layernorm.weight") == \
+        "llm.base_model.model.model.layers.0.input_layernorm.weight"

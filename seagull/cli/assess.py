@@ -116,11 +116,8 @@ def run(args: argparse.Namespace) -> int:
         mask = segmenter.predict(point=args.point) if args.point is not None else \
             segmenter.predict(box=args.box)
 
-    import torch
-
     from seagull.model import SeagullModel, SeagullPredictor
 
-    torch.set_grad_enabled(False)
     model = SeagullModel.from_pretrained(args.model, llm_path=args.llm,
                                          encoder_weights=args.encoder_weights)
     predictor = SeagullPredictor(model)

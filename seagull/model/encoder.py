@@ -69,7 +69,7 @@ class ImageEncoder(nn.Module):
         else:
             raise WeightsMismatchError(
                 f"encoder weights {path}: no ConvNeXt trunk with the keys of "
-                f"{self.dims} (e.g. {sorted(wanted)[0]!r}) under any of {_TRUNK_PREFIXES}")
+                f"{self.dims} (e.g. {min(wanted)!r}) under any of {_TRUNK_PREFIXES}")
         for key in wanted:
             if tuple(mapped[key].shape) != tuple(own[key].shape):
                 raise WeightsMismatchError(

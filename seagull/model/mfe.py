@@ -25,7 +25,6 @@ from torch import nn
 from seagull.errors import EmptyMaskError, MaskShapeError
 from seagull.model.config import SeagullConfig
 
-
 # ---- masks and crops ---------------------------------------------------------------------
 
 def as_bool_mask(mask, name: str = "mask") -> np.ndarray:

@@ -31,8 +31,8 @@ def test_config_round_trips_through_a_dict():
         assert SeagullConfig.from_dict(config.to_dict()) == config
 
 
-@pytest.mark.parametrize("change", [dict(image_token_stage=5), dict(image_size=100),
-                                    dict(encoder_dims=(1, 2, 3)), dict(mfe_heads=7)])
+@pytest.mark.parametrize("change", [{"image_token_stage": 5}, {"image_size": 100},
+                                    {"encoder_dims": (1, 2, 3)}, {"mfe_heads": 7}])
 def test_bad_configs_are_config_errors(change):
     with pytest.raises(ConfigError):
         get_preset("tiny").replace(**change)

@@ -4,7 +4,12 @@ import torch
 
 from seagull.errors import EmptyMaskError, MaskShapeError
 from seagull.model.mfe import (
-    MaskFeatureExtractor, as_bool_mask, crop_region, mask_box, mask_pool, resize_mask,
+    MaskFeatureExtractor,
+    as_bool_mask,
+    crop_region,
+    mask_box,
+    mask_pool,
+    resize_mask,
 )
 
 

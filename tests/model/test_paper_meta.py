@@ -6,7 +6,8 @@ import torch
 
 
 def _rss_bytes() -> int:
-    status = open("/proc/self/status").read()
+    with open("/proc/self/status") as fh:
+        status = fh.read()
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
 
 

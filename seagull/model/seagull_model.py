@@ -60,6 +60,8 @@ class SeagullModel(nn.Module):
         self._set_trainable()
         self.prompts = (PromptEncoder(tokenizer, config.num_image_tokens)
                         if tokenizer is not None else None)
+        # Where the frozen parts of a paper-preset model come from (recorded when saved).
+        self.sources: dict[str, str] = {}
 
     # ---- building ------------------------------------------------------------------------
     @classmethod
@@ -96,6 +98,9 @@ class SeagullModel(nn.Module):
             model = cls(config, tokenizer, llm)
         if encoder_weights is not None:
             model.encoder.load_checkpoint(encoder_weights)
+            model.sources["encoder"] = str(encoder_weights)
+        if llm is not None:
+            model.sources["llm"] = str(llm_dir)
         if dtype is not None and not meta:
             model.to(dtype)
         return model
@@ -184,7 +189,8 @@ class SeagullModel(nn.Module):
         """Write config, tokenizer and weights (safetensors) to ``directory``.
 
         ``sources``: where the frozen parts of a ``paper`` model come from
-        (``{"llm": dir, "encoder": file}``), recorded for ``from_pretrained``.
+        (``{"llm": dir, "encoder": file}``), recorded for ``from_pretrained``; by default the
+        ones the model was built from.
         """
         from safetensors.torch import save_file
 
@@ -201,7 +207,7 @@ class SeagullModel(nn.Module):
             save_file({k: v for k, v in state.items() if k not in trainable},
                       str(directory / FROZEN_FILE))
         self.tokenizer.save_pretrained(str(directory / TOKENIZER_DIR))
-        meta = {"config": self.config.to_dict(), "sources": sources or {}}
+        meta = {"config": self.config.to_dict(), "sources": sources or self.sources}
         (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=1))
         return directory
 
@@ -232,9 +238,14 @@ class SeagullModel(nn.Module):
                 raise WeightsNotFoundError(f"model {directory}: the LLM's folder is needed "
                                            "(llm_path=…)")
             llm = llm_lib.load_llama(llm_dir)
+            llm_lib.check_llama(llm, config, llm_dir)
         model = cls(config, tokenizer, llm)
-        if encoder_weights and config.preset != "tiny":
+        if config.preset != "tiny":
+            if not encoder_weights:
+                raise WeightsNotFoundError(f"model {directory}: the encoder's checkpoint is "
+                                           "needed (encoder_weights=…)")
             model.encoder.load_checkpoint(encoder_weights)
+            model.sources = {"llm": str(llm_dir), "encoder": str(encoder_weights)}
         files = [TRAINABLE_FILE] + ([FROZEN_FILE] if config.preset == "tiny" else [])
         state = {}
         for name in files:

@@ -107,3 +107,25 @@ def test_distortion_answers_are_parsed_with_a_closed_set_severity():
     # Without readable probabilities the level's own weight stands in.
     assert _distortions(text, [])[0]["severity"] == 0.25
     assert _distortions("This region has no distortion.", []) == []
+
+
+def test_ask_and_judge_generate_free_text(tiny_model, predictor, masks):
+    question = "Is this region in blur distortion?"
+    text = predictor.ask(masks[0], question, max_new_tokens=3)
+    assert isinstance(text, str) and text
+    # The placeholders are never generated: making <global> by far the most likely token
+    # changes nothing in the greedy answer.
+    row = tiny_model.prompts.global_id
+
+    def favour_global(module, args, output):
+        output = output.clone()
+        output[..., row] += 1e4
+        return output
+
+    hook = tiny_model.llm.get_output_embeddings().register_forward_hook(favour_global)
+    try:
+        assert predictor.ask(masks[0], question, max_new_tokens=3) == text
+    finally:
+        hook.remove()
+    verdict = predictor.judge(masks[0], "distortion", "Is this region in blur distortion?")
+    assert set(verdict) == {"yes", "text"} and verdict["yes"] in (True, False, None)

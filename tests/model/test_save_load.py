@@ -94,3 +94,53 @@ def test_released_checkpoint_names_map_onto_the_model(tiny_tokenizer, tmp_path):
         "llm.base_model.model.model.layers.0.mlp.down_proj.base_layer.weight"
     assert map_released_name("model.layers.0.input_layernorm.weight") == \
         "llm.base_model.model.model.layers.0.input_layernorm.weight"
+
+
+SMALL = {"encoder_arch": "convnext_atto", "encoder_depths": (1, 1, 2, 1),
+         "encoder_dims": (16, 32, 64, 128), "image_size": 64, "mfe_dim": 64, "mfe_heads": 4,
+         "local_size": 64, "hidden_size": 128, "intermediate_size": 256, "num_layers": 2,
+         "num_heads": 4, "num_kv_heads": 4, "max_position": 512, "lora_r": 4, "lora_alpha": 8}
+
+
+def test_paper_path_loads_local_weights_and_reloads_exactly(tiny_tokenizer, image, masks,
+                                                            tmp_path):
+    """The paper preset's loading code, on a small LLaMA folder and ConvNeXt file made here."""
+    from safetensors.torch import save_file
+
+    from seagull.model.config import get_preset
+    from seagull.model.encoder import ImageEncoder
+    from seagull.model.llm import build_llama
+
+    config = get_preset("paper").replace(**SMALL)
+    torch.manual_seed(5)
+    llm = build_llama(config, vocab_size=len(tiny_tokenizer) - 3)
+    llm.save_pretrained(str(tmp_path / "vicuna"))
+    tiny_tokenizer.save_pretrained(str(tmp_path / "vicuna"))
+    encoder = ImageEncoder.from_config(config)
+    save_file({f"visual.trunk.{k}": v for k, v in encoder.trunk.state_dict().items()},
+              str(tmp_path / "convnext.safetensors"))
+
+    torch.manual_seed(6)
+    model = SeagullModel.from_preset("paper", llm_path=tmp_path / "vicuna",
+                                     encoder_weights=tmp_path / "convnext.safetensors", **SMALL)
+    state = model.state_dict()
+    q = "model.layers.1.self_attn.q_proj.weight"
+    assert torch.equal(state[f"llm.base_model.model.{q[:-6]}base_layer.weight"],
+                       llm.state_dict()[q])
+    assert torch.equal(state["encoder.trunk.stem.0.weight"],
+                       encoder.trunk.state_dict()["stem.0.weight"])
+    with torch.no_grad():
+        for p in model.trainable_parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    out = model.save_pretrained(tmp_path / "seagull")
+    assert not (out / FROZEN_FILE).exists()  # paper: frozen parts come from their checkpoints
+    torch.manual_seed(7)
+    loaded = SeagullModel.from_pretrained(out)
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert torch.equal(_scores(model, image, masks[:2]), _scores(loaded, image, masks[:2]))
+
+    # The full-size config does not fit this small LLaMA: a typed error, not a crash.
+    with pytest.raises(WeightsMismatchError, match="hidden"):
+        SeagullModel.from_preset("paper", llm_path=tmp_path / "vicuna",
+                                 encoder_weights=tmp_path / "convnext.safetensors")

@@ -309,12 +309,15 @@ class SeagullModel(nn.Module):
         return {"loaded": len(mapped), "unmapped": unmapped}
 
 
-# The released checkpoint's names (a LLaVA/Osprey-style LlamaForCausalLM with the vision parts
-# under model.*) → ours. The LLM's linear layers load into the LoRA-wrapped base layers; merged
-# weights need no adapter. Rules are tried in order; the first that matches wins.
+# The released checkpoint's names (a LLaVA/Osprey-style LlamaForCausalLM with the projector and
+# vision tower under model.* and the MFE under mask_extractor.*) → ours. The LLM's linear layers
+# load into the LoRA-wrapped base layers (released weights are merged: no adapter needed).
+# Rules are tried in order; the first that matches wins. The released MFE's mask_linear is not
+# used by its forward pass and has no counterpart here.
 _LLM_BASE = "llm.base_model.model."
 _LORA_WRAPPED = r"(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
-RELEASED_NAME_MAP: tuple[tuple[str, str], ...] = (
+_MFE = r"^mask_extractor\."
+RELEASED_NAME_MAP: tuple[tuple[str, object], ...] = (
     (r"^model\.vision_tower\.vision_tower\.trunk\.(.*)$", r"encoder.trunk.\1"),
     (r"^model\.mm_projector\.0\.(weight|bias)$", r"projector.fc1.\1"),
     (r"^model\.mm_projector\.2\.(weight|bias)$", r"projector.fc2.\1"),
@@ -322,6 +325,17 @@ RELEASED_NAME_MAP: tuple[tuple[str, str], ...] = (
      _LLM_BASE + r"model.layers.\1.\2.\3.base_layer.\4"),
     (r"^model\.(layers\..*|embed_tokens\.weight|norm\.weight)$", _LLM_BASE + r"model.\1"),
     (r"^lm_head\.weight$", _LLM_BASE + "lm_head.weight"),
+    (_MFE + r"res([2-5])\.(weight|bias)$",
+     lambda m: f"mfe.basic_proj.{int(m.group(1)) - 2}.{m.group(2)}"),
+    (_MFE + r"g_res([2-5])\.(weight|bias)$",
+     lambda m: f"mfe.key_proj.{int(m.group(1)) - 2}.{m.group(2)}"),
+    (_MFE + r"cross_att_res\.(.*)$", r"mfe.context_block.\1"),
+    (_MFE + r"feat_linear\.(weight|bias)$", r"mfe.basic_fuse.\1"),
+    (_MFE + r"cross_feat_linear\.(weight|bias)$", r"mfe.context_fuse.\1"),
+    (_MFE + r"final_mlp\.(weight|bias)$", r"mfe.global_out.\1"),
+    (_MFE + r"global_vit\.([03])\.(weight|bias)$", r"mfe.local_view.convs.\1.\2"),
+    (_MFE + r"sa\.(.*)$", r"mfe.local_view.attn.\1"),
+    (_MFE + r"mlp\.layers\.(.*)$", r"mfe.local_view.out.layers.\1"),
 )
 
 

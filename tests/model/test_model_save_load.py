@@ -144,3 +144,49 @@ def test_paper_path_loads_local_weights_and_reloads_exactly(tiny_tokenizer, imag
     with pytest.raises(WeightsMismatchError, match="hidden"):
         SeagullModel.from_preset("paper", llm_path=tmp_path / "vicuna",
                                  encoder_weights=tmp_path / "convnext.safetensors")
+
+
+def _released_mfe_names() -> list[str]:
+    """The released MaskExtractor's tensors that its forward pass uses (its layer layout)."""
+    layers = [f"res{i}" for i in (2, 3, 4, 5)] + [f"g_res{i}" for i in (2, 3, 4, 5)]
+    layers += [f"cross_att_res.{a}.{p}_proj" for a in ("self_attn", "cross_attn")
+               for p in ("q", "k", "v", "out")]
+    layers += ["cross_att_res.norm1", "cross_att_res.norm2", "cross_att_res.mlp.lin1",
+               "cross_att_res.mlp.lin2", "feat_linear", "cross_feat_linear", "final_mlp",
+               "global_vit.0", "global_vit.3"]
+    layers += [f"sa.{p}_proj" for p in ("q", "k", "v", "out")]
+    layers += [f"mlp.layers.{i}" for i in range(3)]
+    return [f"mask_extractor.{layer}.{t}" for layer in layers for t in ("weight", "bias")]
+
+
+def test_every_mfe_tensor_has_its_released_name(tiny_model):
+    ours = {k for k in tiny_model.state_dict() if k.startswith("mfe.")}
+    mapped = [map_released_name(n) for n in _released_mfe_names()]
+    assert None not in mapped and len(set(mapped)) == len(mapped)
+    assert set(mapped) == ours
+
+
+def test_a_released_layout_checkpoint_reproduces_the_model(tiny_tokenizer, image, masks,
+                                                           tmp_path):
+    """Export the trainables under the released names, load them into a fresh model: same
+    scores."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(11)
+    source = SeagullModel.from_preset("tiny", tokenizer=tiny_tokenizer, lora_r=1)
+    inverse = {map_released_name(n): n for n in _released_mfe_names()}
+    inverse["projector.fc1.weight"] = "model.mm_projector.0.weight"
+    inverse["projector.fc1.bias"] = "model.mm_projector.0.bias"
+    inverse["projector.fc2.weight"] = "model.mm_projector.2.weight"
+    inverse["projector.fc2.bias"] = "model.mm_projector.2.bias"
+    state = source.state_dict()
+    save_file({inverse[k]: v.contiguous() for k, v in state.items() if k in inverse},
+              str(tmp_path / "released.safetensors"))
+    torch.manual_seed(12)
+    target = SeagullModel.from_preset("tiny", tokenizer=tiny_tokenizer, lora_r=1)
+    # The frozen parts and the LLM come from elsewhere in a real checkpoint; copy them here.
+    target.load_state_dict({k: v for k, v in state.items() if k not in inverse}, strict=False)
+    assert not torch.equal(_scores(source, image, masks[:2]), _scores(target, image, masks[:2]))
+    report = target.load_released_checkpoint(tmp_path / "released.safetensors", strict=True)
+    assert report["loaded"] == len(inverse) and report["unmapped"] == []
+    assert torch.equal(_scores(source, image, masks[:2]), _scores(target, image, masks[:2]))

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 # Prefixes under which checkpoints keep the ConvNeXt trunk: open_clip ("visual.trunk."),
 # a bare open_clip visual tower ("trunk."), LLaVA-style vision towers, plain timm ("").
-_TRUNK_PREFIXES = ("model.vision_tower.vision_tower.trunk.", "vision_tower.trunk.",
+_TRUNK_PREFIXES = ("model.vision_tower.vision_tower.visual.trunk.",
+                   "model.vision_tower.vision_tower.trunk.", "vision_tower.trunk.",
                    "visual.trunk.", "trunk.", "")
 
 
@@ -100,8 +101,9 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 def preprocess_image(image, size: int, mean, std) -> torch.Tensor:
     """H×W×3 uint8 array or PIL image → 3×size×size float tensor, normalised (bicubic resize).
 
-    The whole image is resized to a square, as the released code does; masks are resized the
-    same way (``mfe.resize_mask``), so pixels and mask stay aligned.
+    The whole image is resized to a square (the released code resizes the short side and
+    centre-crops, which would cut off regions near the long sides); masks are resized the same
+    way (``mfe.resize_mask``), so pixels and mask stay aligned.
     """
     import numpy as np
     import torch.nn.functional as F

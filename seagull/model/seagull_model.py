@@ -318,7 +318,7 @@ _LLM_BASE = "llm.base_model.model."
 _LORA_WRAPPED = r"(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 _MFE = r"^mask_extractor\."
 RELEASED_NAME_MAP: tuple[tuple[str, object], ...] = (
-    (r"^model\.vision_tower\.vision_tower\.trunk\.(.*)$", r"encoder.trunk.\1"),
+    (r"^model\.vision_tower\.vision_tower\.(?:visual\.)?trunk\.(.*)$", r"encoder.trunk.\1"),
     (r"^model\.mm_projector\.0\.(weight|bias)$", r"projector.fc1.\1"),
     (r"^model\.mm_projector\.2\.(weight|bias)$", r"projector.fc2.\1"),
     (rf"^model\.layers\.(\d+)\.(self_attn|mlp)\.{_LORA_WRAPPED}\.(weight|bias)$",

@@ -8,6 +8,8 @@ Conventions: ``linear`` images are H×W×3 float32 linear-light sRGB with 1.0 = 
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -187,18 +189,37 @@ def inject_noise(clean: np.ndarray, black: np.ndarray, white: float, electrons_a
     return dn.astype(np.uint16)
 
 
+def _png_chunk(tag: bytes, data) -> bytes:
+    crc = zlib.crc32(data, zlib.crc32(tag))
+    return struct.pack(">I", len(data)) + tag + bytes(data) + struct.pack(">I", crc)
+
+
 def encode_png(image: np.ndarray, fast: bool = True) -> bytes:
-    """PNG bytes of an H×W×3 uint8 image.
+    """PNG bytes of an H×W×3 uint8 image (lossless; any PNG reader decodes it).
 
-    ``fast``: zlib level 1 with the run-length strategy — about 4× faster than the imaging
-    library's default (level 6) and, on photographs, about as small. ``fast=False`` uses the
-    default settings.
+    ``fast=True`` writes the PNG directly: every row with the "Up" filter (the difference to
+    the row above, one vectorised subtraction) and zlib at level 1 with Huffman coding only (no
+    match search). On photographs that is about 2.5× less CPU than the imaging library's
+    fastest setting and 6–10× less than its default, for files ~5–10 % larger than the
+    default's. The factory stores its own encoding; this is for speed. ``fast=False`` uses the
+    imaging library's default settings (smaller, slower).
     """
-    from PIL import Image
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an H×W×3 uint8 image, got {image.dtype} {image.shape}")
+    if not fast:
+        from PIL import Image
 
-    buf = io.BytesIO()
-    if fast:
-        Image.fromarray(image).save(buf, "PNG", compress_level=1, compress_type=3)  # Z_RLE
-    else:
+        buf = io.BytesIO()
         Image.fromarray(image).save(buf, "PNG")
-    return buf.getvalue()
+        return buf.getvalue()
+    height, width = image.shape[:2]
+    rows = np.ascontiguousarray(image).reshape(height, width * 3)
+    filtered = np.empty((height, width * 3 + 1), dtype=np.uint8)
+    filtered[:, 0] = 2  # filter type Up; uint8 subtraction wraps modulo 256 as PNG wants
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
+    idat = deflate.compress(memoryview(filtered).cast("B")) + deflate.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat)
+            + _png_chunk(b"IEND", b""))

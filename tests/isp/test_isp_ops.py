@@ -108,3 +108,16 @@ def test_resize_linear_averages_area():
     small = ops.resize_linear(linear, (2, 2))
     np.testing.assert_allclose(small[..., 0], [[1, 0], [0, 0]], atol=1e-6)
     assert ops.resize_linear(linear, (4, 4)) is linear
+
+
+def test_fast_png_of_a_photo_sized_image_and_odd_width():
+    rng = np.random.default_rng(3)
+    image = np.cumsum(rng.integers(0, 3, (37, 51, 3)), axis=1).astype(np.uint8)
+    data = encode_png(image)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    decoded = Image.open(io.BytesIO(data))
+    decoded.load()  # checks the chunks' CRCs and the zlib stream
+    assert decoded.mode == "RGB" and decoded.size == (51, 37)
+    np.testing.assert_array_equal(np.asarray(decoded), image)
+    with pytest.raises(ValueError):
+        encode_png(image[..., 0])

@@ -11,9 +11,6 @@ import argparse
 
 from seagull.cli._args import int_list, positive_int, seed, str_list
 
-# Renders waiting for the writer thread; bounds memory when encoding is slower than rendering.
-MAX_PENDING_WRITES = 8
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from seagull.isp.render import DEFAULT_SEED
@@ -33,64 +30,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
+    import functools
     import sys
-    from concurrent.futures import ThreadPoolExecutor
-    from pathlib import Path
 
     from tqdm import tqdm
 
-    from seagull.errors import OutputError
-    from seagull.isp import ISP_VERSION, encode_png, render_variants
-    from seagull.isp.contact_sheet import ContactSheet
-    from seagull.isp.decode import source_name
+    from seagull.isp.files import write_renders
 
-    renders = render_variants(args.raw_file, types=args.types, levels=args.levels,
-                              long_side=args.long_side, seed=args.seed)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
-
-    def write(path: Path, data: bytes | None, image) -> None:
-        try:
-            path.write_bytes(data if data is not None else encode_png(image))
-        except OSError as exc:
-            raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
-
-    sheet = ContactSheet() if args.contact_sheet else None
-    images: list[dict] = []
-    render_params = None
-    n_total = 1 + len(args.types or range(6)) * len(set(args.levels or range(20)))
-    # PNG encoding releases the GIL: one writer thread overlaps it with the next render.
-    with ThreadPoolExecutor(max_workers=1) as writer:
-        pending = []
-        for r in tqdm(renders, total=n_total, unit="image", disable=not sys.stderr.isatty()):
-            filename = r.name + r.extension
-            pending.append(writer.submit(write, out / filename, r.encoded, r.image))
-            params = dict(r.params)
-            render_params = params.pop("render")
-            images.append({"file": filename, **params})
-            if sheet is not None:
-                sheet.add(r)
-            if len(pending) >= MAX_PENDING_WRITES:
-                pending.pop(0).result()
-        for f in pending:
-            f.result()
-    manifest = {
-        "source": source_name(args.raw_file),
-        "isp_version": ISP_VERSION,
-        "seed": args.seed,
-        "render": render_params,
-        "images": images,
-    }
-    try:
-        (out / "params.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        if sheet is not None:
-            (out / "contact_sheet.png").write_bytes(encode_png(sheet.image()))
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write ({exc.strerror})") from None
-    print(f"wrote {len(images)} images{' and a contact sheet' if sheet else ''} "
-          f"and params.json to {out}")
+    progress = functools.partial(tqdm, unit="image", disable=not sys.stderr.isatty())
+    manifest = write_renders(args.raw_file, args.out, types=args.types, levels=args.levels,
+                             long_side=args.long_side, seed=args.seed,
+                             contact_sheet=args.contact_sheet, progress=progress)
+    sheet = " and a contact sheet" if args.contact_sheet else ""
+    print(f"wrote {len(manifest['images'])} images{sheet} and params.json to {args.out}")
     return 0

@@ -5,6 +5,7 @@ Public API::
     render_variants(source, *, types=None, levels=None, long_side=None, seed=DEFAULT_SEED)
         -> Iterator[Render]      # the reference first, then each requested (type, level)
     encode_png(image, fast=True) -> bytes
+    write_renders(source, out_dir, ..., contact_sheet=False) -> dict   # files + params.json
     distortion_params(type, level) -> dict; TABLE; LEVELS; ISP_VERSION; DEFAULT_SEED
 
 Only numpy is imported here; rawpy, scipy and PIL load when a RAW is rendered.
@@ -20,7 +21,9 @@ from seagull.isp.render import (
     render_variants,
 )
 
+from seagull.isp.files import write_renders
+
 __all__ = [
     "DEFAULT_SEED", "ISP_VERSION", "LEVELS", "N_LEVELS", "Render", "TABLE", "distortion_params",
-    "encode_png", "render_reference", "render_variants",
+    "encode_png", "render_reference", "render_variants", "write_renders",
 ]

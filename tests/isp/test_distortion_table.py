@@ -75,3 +75,10 @@ def test_markdown_table_has_a_row_per_level():
     lines = table_markdown().splitlines()
     assert len(lines) == 22
     assert lines[2].startswith("| 0 | σ") and "q 92" in lines[2]
+
+
+def test_docs_show_the_current_table():
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "isp.md"
+    assert table_markdown() in docs.read_text()

@@ -41,6 +41,9 @@ ISP_VERSION = "1.0"
 DEFAULT_SEED = 20251
 # libraw's auto-brightening: the top 1 % of pixels may clip.
 AUTO_BRIGHT_THRESHOLD = 0.01
+# Correlation area of AHD-demosaiced sensor noise, in pixels: averaging b×b blocks of it lowers
+# its variance by b²/c with c = 2.2, 3.0, 3.6 for b = 2, 3, 4 (measured on the samples).
+DEMOSAIC_NOISE_AREA = 3.5
 
 
 @dataclass
@@ -139,9 +142,30 @@ class Development:
         linear = np.multiply(linear16, np.float32(1.0 / self.white), dtype=np.float32)
         return ops.resize_linear(linear, self.size)
 
+    @property
+    def noise_area_ratio(self) -> float:
+        """How much shrinking to the output size lowers the variance of demosaiced noise (≥ 1).
+
+        Area averaging over ``k`` decoded pixels divides the variance of independent noise by
+        ``k``, but demosaicing has already spread each pixel's noise over its neighbours, so
+        the variance falls by ``k / DEMOSAIC_NOISE_AREA`` only. The injected noise is scaled up
+        by this ratio so that a noise level looks alike at any ``long_side``, as blur levels do.
+        """
+        width, height = self.params["decoded_size"]
+        k = (width * height) / (self.size[0] * self.size[1])
+        return max(1.0, k / DEMOSAIC_NOISE_AREA)
+
+    def noise_for_output(self, noise: dict) -> dict:
+        """The table's noise parameters (meant at the output size) → those injected into the
+        mosaic."""
+        k = self.noise_area_ratio
+        return {"electrons_at_white": noise["electrons_at_white"] / k,
+                "read_noise": noise["read_noise"] * k**0.5}
+
     def demosaic_noisy(self, noise: dict, seed: int, level: int) -> np.ndarray:
-        """The linear image of the RAW with ``noise`` injected into its mosaic (same settings,
-        same gain, same size as the clean image). The clean mosaic is restored afterwards."""
+        """The linear image of the RAW with ``noise`` (``electrons_at_white``, ``read_noise``
+        as injected) in its mosaic: same settings, same gain, same size as the clean image.
+        The clean mosaic is restored afterwards."""
         raw = self.opened.raw
         if not hasattr(self, "_clean_mosaic"):
             self._clean_mosaic = raw.raw_image.copy()
@@ -256,8 +280,12 @@ def _render(dev: Development, types: list[str], levels: list[int], seed: int
                 elif distortion == "compression":
                     encoded, image = ops.jpeg_roundtrip(reference, p["quality"])
                 elif distortion == "noise":
+                    injected = dev.noise_for_output(p)
                     p["seed"] = seed
-                    image = ops.encode_display(dev.demosaic_noisy(p, seed, level), dev.white)
+                    p["area_ratio"] = round(dev.noise_area_ratio, 6)
+                    p["injected"] = {k: round(v, 6) for k, v in injected.items()}
+                    image = ops.encode_display(dev.demosaic_noisy(injected, seed, level),
+                                               dev.white)
                 else:  # the table and this dispatch must name the same types
                     raise AssertionError(f"no renderer for {distortion!r}")
                 params = {"distortion": distortion, "level": level, **p, "render": dev.params}

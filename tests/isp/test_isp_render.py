@@ -158,3 +158,22 @@ def test_subset_order_and_params(sample_raw):
 def test_bad_arguments(sample_raw, kwargs, match):
     with pytest.raises(InvalidArgumentError, match=match):
         render_variants(sample_raw, **kwargs)
+
+
+def test_noise_level_looks_alike_at_any_long_side(sample_raw):
+    """Noise parameters are meant at the output size: shrinking (which averages noise away)
+    is compensated, so the residual stays comparable instead of falling with the scale."""
+    def residual(long_side):
+        ref, noisy = render_variants(sample_raw, types=["noise"], levels=[15],
+                                     long_side=long_side)
+        return np.std(noisy.image.astype(float) - ref.image), noisy.params
+
+    full, full_params = residual(None)
+    small, small_params = residual(224)  # 3× smaller: 9× fewer pixels
+    assert full_params["area_ratio"] == 1.0
+    assert small_params["area_ratio"] == pytest.approx(671 * 446 / (224 * 149) / 3.5, rel=1e-4)
+    injected = small_params["injected"]
+    assert injected["electrons_at_white"] == pytest.approx(
+        small_params["electrons_at_white"] / small_params["area_ratio"], rel=1e-4)
+    # Without the compensation the residual would drop ~2×.
+    assert 0.75 < small / full < 1.33, (small, full)

@@ -190,3 +190,17 @@ def test_noise_level_looks_alike_at_any_long_side(sample_raw):
         small_params["electrons_at_white"] / small_params["area_ratio"], rel=1e-4)
     # Without the compensation the residual would drop ~2×.
     assert 0.75 < small / full < 1.33, (small, full)
+
+
+def test_every_sample_layout_renders(sample_dir):
+    """All four Bayer layouts, 12- and 14-bit: every type renders, aligned, at a small size."""
+    from seagull.samples import SAMPLES
+
+    for spec in SAMPLES:
+        renders = list(render_variants(sample_dir / spec.filename, levels=[19], long_side=96))
+        assert len(renders) == 7, spec.name
+        shapes = {r.image.shape for r in renders}
+        assert len(shapes) == 1 and max(shapes.pop()[:2]) == 96, spec.name
+        ref = renders[0].image.astype(int)
+        for r in renders[1:]:
+            assert np.abs(r.image.astype(int) - ref).mean() > 1.0, (spec.name, r.name)

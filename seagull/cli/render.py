@@ -14,13 +14,15 @@ from seagull.cli._args import int_list, positive_int, seed, str_list
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from seagull.isp.render import DEFAULT_SEED
+    from seagull.labels.levels import DISTORTION_TYPES
 
     p.add_argument("raw_file", metavar="RAW_FILE", help="any RAW libraw reads (DNG, NEF, CR2 …)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument("--long-side", type=positive_int, default=None, metavar="N",
                    help="resize every render to this long side in pixels (default: native)")
     p.add_argument("--types", type=str_list, default=None, metavar="TYPES",
-                   help="comma list of distortion types (default: all six)")
+                   help=f"comma list of distortion types: {','.join(DISTORTION_TYPES)} "
+                        "(default: all six)")
     p.add_argument("--levels", type=int_list, default=None, metavar="LEVELS",
                    help="comma list of levels 0…19 (default: all)")
     p.add_argument("--seed", type=seed, default=DEFAULT_SEED,

@@ -12,6 +12,7 @@ Only numpy is imported here; rawpy, scipy and PIL load when a RAW is rendered.
 """
 
 from seagull.isp.distortions import LEVELS, N_LEVELS, TABLE, distortion_params
+from seagull.isp.files import write_renders
 from seagull.isp.ops import encode_png
 from seagull.isp.render import (
     DEFAULT_SEED,
@@ -21,9 +22,16 @@ from seagull.isp.render import (
     render_variants,
 )
 
-from seagull.isp.files import write_renders
-
 __all__ = [
-    "DEFAULT_SEED", "ISP_VERSION", "LEVELS", "N_LEVELS", "Render", "TABLE", "distortion_params",
-    "encode_png", "render_reference", "render_variants", "write_renders",
+    "DEFAULT_SEED",
+    "ISP_VERSION",
+    "LEVELS",
+    "N_LEVELS",
+    "TABLE",
+    "Render",
+    "distortion_params",
+    "encode_png",
+    "render_reference",
+    "render_variants",
+    "write_renders",
 ]

@@ -80,7 +80,7 @@ def open_raw(source: Source) -> OpenedRaw:
         raise RawDecodeError(f"{name}: the file is empty (zero bytes)")
     try:
         raw = rawpy.imread(io.BytesIO(data))
-        raw.raw_image  # unpack now: truncation shows here, not at the first render
+        _ = raw.raw_image  # unpack now: truncation shows here, not at the first render
     except rawpy.LibRawFileUnsupportedError:
         raise RawDecodeError(f"{name}: not a RAW file libraw can read "
                              f"({len(data)} bytes, starts {data[:8]!r})") from None

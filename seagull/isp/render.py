@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # Bump when any render changes (it goes into image ids).
 ISP_VERSION = "1.0"
 DEFAULT_SEED = 20251
+GAMMA_POWER = round(1 / ops.GAMMA[0], 6)
 # libraw's auto-brightening: the top 1 % of pixels may clip.
 AUTO_BRIGHT_THRESHOLD = 0.01
 # Correlation area of AHD-demosaiced sensor noise, in pixels: averaging b×b blocks of it lowers
@@ -76,9 +77,9 @@ def _postprocess_args():
 
     # Linear 16-bit output: the tone curve and the (frozen) brightening are applied here, so
     # every variant shares them. Never noise_thr (it crashes libraw, PROBES.md).
-    return dict(use_camera_wb=True, demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD,
-                output_color=rawpy.ColorSpace.sRGB, output_bps=16, gamma=(1, 1),
-                no_auto_bright=True, bright=1.0)
+    return {"use_camera_wb": True, "demosaic_algorithm": rawpy.DemosaicAlgorithm.AHD,
+            "output_color": rawpy.ColorSpace.sRGB, "output_bps": 16, "gamma": (1, 1),
+            "no_auto_bright": True, "bright": 1.0}
 
 
 def auto_bright_white(linear16: np.ndarray, threshold: float = AUTO_BRIGHT_THRESHOLD) -> int:
@@ -180,9 +181,6 @@ class Development:
         finally:
             raw.raw_image[:] = self._clean_mosaic
         return self._to_linear(linear16)
-
-
-GAMMA_POWER = round(1 / ops.GAMMA[0], 6)
 
 
 def _check_types(types: Iterable[str] | None) -> list[str]:
@@ -299,5 +297,12 @@ def render_reference(source: Source, long_side: int | None = None) -> Render:
     return next(render_variants(source, types=[], long_side=long_side))
 
 
-__all__ = ["DEFAULT_SEED", "ISP_VERSION", "Render", "TABLE", "auto_bright_white",
-           "render_reference", "render_variants"]
+__all__ = [
+    "DEFAULT_SEED",
+    "ISP_VERSION",
+    "TABLE",
+    "Render",
+    "auto_bright_white",
+    "render_reference",
+    "render_variants",
+]

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seagull.isp import encode_png
-from seagull.isp import ops
+from seagull.isp import encode_png, ops
 
 
 def _random_linear(shape=(24, 32, 3), seed=0) -> np.ndarray:

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from seagull.errors import InvalidArgumentError
-from seagull.isp import DEFAULT_SEED, Render, render_variants
-from seagull.isp import ops
+from seagull.isp import DEFAULT_SEED, Render, ops, render_variants
 from seagull.labels.levels import DISTORTION_TYPES
 
 

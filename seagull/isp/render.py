@@ -22,6 +22,7 @@ back. Compression encodes the 8-bit reference as a real JPEG and keeps the bytes
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -143,6 +144,11 @@ class Development:
         linear = np.multiply(linear16, np.float32(1.0 / self.white), dtype=np.float32)
         return ops.resize_linear(linear, self.size)
 
+    def render_params(self) -> dict:
+        """A copy of the parameters every render of this RAW shares (one per render, so a
+        caller editing one render's params leaves the others alone)."""
+        return copy.deepcopy(self.params)
+
     @property
     def noise_area_ratio(self) -> float:
         """How much shrinking to the output size lowers the variance of demosaiced noise (≥ 1).
@@ -254,7 +260,7 @@ def _render(dev: Development, types: list[str], levels: list[int], seed: int
             dev.opened.close()  # nothing else needs the mosaic: free libraw's buffers now
         reference = ops.encode_display(dev.linear, dev.white)
         yield Render("reference", None, reference, None,
-                     {"distortion": "reference", "level": None, "render": dev.params})
+                     {"distortion": "reference", "level": None, "render": dev.render_params()})
         oklab = None
         for distortion in types:
             for level in levels:
@@ -286,7 +292,8 @@ def _render(dev: Development, types: list[str], levels: list[int], seed: int
                                                dev.white)
                 else:  # the table and this dispatch must name the same types
                     raise AssertionError(f"no renderer for {distortion!r}")
-                params = {"distortion": distortion, "level": level, **p, "render": dev.params}
+                params = {"distortion": distortion, "level": level, **p,
+                          "render": dev.render_params()}
                 yield Render(distortion, level, image, encoded, params)
     finally:
         dev.opened.close()

@@ -203,3 +203,9 @@ def test_every_sample_layout_renders(sample_dir):
         ref = renders[0].image.astype(int)
         for r in renders[1:]:
             assert np.abs(r.image.astype(int) - ref).mean() > 1.0, (spec.name, r.name)
+
+
+def test_params_of_renders_are_independent(sample_raw):
+    ref, blur = render_variants(sample_raw, types=["blur"], levels=[4], long_side=64)
+    blur.params["render"]["size"].append(0)
+    assert ref.params["render"]["size"] == [64, ref.image.shape[0]]

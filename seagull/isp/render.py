@@ -38,7 +38,7 @@ from seagull.labels.levels import DISTORTION_TYPES
 log = logging.getLogger(__name__)
 
 # Bump when any render changes (it goes into image ids).
-ISP_VERSION = "1.0"
+ISP_VERSION = "1.1"
 DEFAULT_SEED = 20251
 GAMMA_POWER = round(1 / ops.GAMMA[0], 6)
 # libraw's auto-brightening: the top 1 % of pixels may clip.
@@ -73,14 +73,34 @@ class Render:
         return ".jpg" if self.encoded is not None else ".png"
 
 
-def _postprocess_args():
+def _postprocess_args(saturation: int):
     import rawpy
 
     # Linear 16-bit output: the tone curve and the (frozen) brightening are applied here, so
-    # every variant shares them. Never noise_thr (it crashes libraw, PROBES.md).
+    # every variant shares them. The saturation level is frozen too (see `saturation_level`).
+    # Never noise_thr (it crashes libraw, PROBES.md).
     return {"use_camera_wb": True, "demosaic_algorithm": rawpy.DemosaicAlgorithm.AHD,
             "output_color": rawpy.ColorSpace.sRGB, "output_bps": 16, "gamma": (1, 1),
-            "no_auto_bright": True, "bright": 1.0}
+            "no_auto_bright": True, "bright": 1.0,
+            "adjust_maximum_thr": 0.0, "user_sat": saturation}
+
+
+def saturation_level(raw) -> int:
+    """The white level libraw uses for the clean mosaic (above black, in DN).
+
+    By default libraw lowers its white to the data's own maximum when that maximum lies between
+    75 % and 100 % of the nominal white (``adjust_maximum_thr``). That depends on the data, so a
+    noisy copy of the mosaic (whose maximum is higher) would be rendered up to ~25 % darker or
+    brighter than the clean one. The renderer computes libraw's choice once, from the clean
+    mosaic, and passes it to every ``postprocess`` as ``user_sat`` with the adjustment off.
+    """
+    black_levels = np.asarray(raw.black_level_per_channel, dtype=np.int32)
+    data = raw.raw_image_visible.astype(np.int32) - black_levels[raw.raw_colors_visible]
+    data_max = int(data.max())
+    nominal = int(raw.white_level) - int(black_levels.min())
+    if nominal * 0.75 < data_max < nominal:
+        return data_max
+    return nominal
 
 
 def auto_bright_white(linear16: np.ndarray, threshold: float = AUTO_BRIGHT_THRESHOLD) -> int:
@@ -119,7 +139,8 @@ class Development:
     def __init__(self, opened: OpenedRaw, long_side: int | None) -> None:
         raw = opened.raw
         self.opened = opened
-        linear16 = raw.postprocess(**_postprocess_args())
+        self.saturation = saturation_level(raw)
+        linear16 = raw.postprocess(**_postprocess_args(self.saturation))
         height, width = linear16.shape[:2]
         self.white = auto_bright_white(linear16)
         self.size = _output_size(width, height, long_side)
@@ -130,6 +151,7 @@ class Development:
             "white_balance": "camera",
             "camera_wb_multipliers": [round(float(v), 6) for v in raw.camera_whitebalance],
             "output_color": "sRGB",
+            "saturation_level": self.saturation,
             "tone_curve": {"power": GAMMA_POWER, "toe_slope": ops.GAMMA[1]},
             "auto_bright": {"threshold": AUTO_BRIGHT_THRESHOLD, "white_16bit": self.white,
                             "gain": round(65536 / self.white, 6), "frozen": True},
@@ -183,7 +205,7 @@ class Development:
                                  noise["electrons_at_white"], noise["read_noise"], rng)
         try:
             raw.raw_image[:] = noisy
-            linear16 = raw.postprocess(**_postprocess_args())
+            linear16 = raw.postprocess(**_postprocess_args(self.saturation))
         finally:
             raw.raw_image[:] = self._clean_mosaic
         return self._to_linear(linear16)

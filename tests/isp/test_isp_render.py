@@ -209,3 +209,46 @@ def test_params_of_renders_are_independent(sample_raw):
     ref, blur = render_variants(sample_raw, types=["blur"], levels=[4], long_side=64)
     blur.params["render"]["size"].append(0)
     assert ref.params["render"]["size"] == [64, ref.image.shape[0]]
+
+
+@pytest.fixture(scope="module")
+def bright_raw(sample_dir, tmp_path_factory):
+    """The smallest sample with its signal scaled so the data's maximum lies between 75 % and
+    100 % of the white level: there libraw adapts its white to the data by default."""
+    import rawpy
+
+    from seagull.isp.dng import write_dng
+    from seagull.samples import SAMPLES
+
+    spec = next(s for s in SAMPLES if s.name == "chelsea")
+    sensor = spec.sensor
+    with rawpy.imread(str(sample_dir / spec.filename)) as raw:
+        mosaic = raw.raw_image.astype(np.float64)
+    span = sensor.white_level - sensor.black_level
+    target = 0.88 * span / (mosaic.max() - sensor.black_level)
+    bright = sensor.black_level + (mosaic - sensor.black_level) * target
+    path = tmp_path_factory.mktemp("bright") / "bright.dng"
+    write_dng(path, np.clip(np.rint(bright), 0, sensor.white_level).astype(np.uint16), sensor)
+    return path
+
+
+def test_noise_does_not_move_libraws_white_level(bright_raw):
+    import rawpy
+
+    renders = list(render_variants(bright_raw, types=["noise"], levels=[0, 10, 14, 16]))
+    reference = renders[0]
+    with rawpy.imread(str(bright_raw)) as raw:
+        libraw = raw.postprocess(use_camera_wb=True)
+        nominal = raw.postprocess(use_camera_wb=True, adjust_maximum_thr=0.0)
+        nominal_white = raw.white_level - raw.black_level_per_channel[0]
+    # libraw adapts its white on this file, and the reference follows it.
+    assert np.abs(nominal.astype(int) - libraw).mean() > 3
+    assert np.abs(reference.image.astype(int) - libraw).max() <= 1
+    saturation = reference.params["render"]["saturation_level"]
+    assert 0.75 * nominal_white < saturation < nominal_white
+    # Noise adds no brightness: without the frozen white, libraw would rescale noisy mosaics
+    # whose maximum crosses its threshold (up to ~25 % brighter). (The most extreme levels
+    # darken a little: strong noise clips at white and averages lower through the tone curve.)
+    mean = reference.image.mean()
+    for r in renders[1:]:
+        assert abs(r.image.mean() / mean - 1) < 0.04, (r.name, r.image.mean(), mean)

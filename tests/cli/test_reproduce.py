@@ -52,3 +52,32 @@ def test_reproduce_needs_mini_and_known_models(tmp_path, capsys):
     rc = main(["reproduce", "--mini", "--out", str(tmp_path), "--data", str(tmp_path),
                "--models", "crop,gpt"])
     assert rc == 2 and "unknown model(s) ['gpt']" in capsys.readouterr().err
+
+
+def test_build_step_calls_the_factory_with_its_options(tmp_path, monkeypatch):
+    """The dataset step's arguments parse with the real `seagull build-100w` parser, and the
+    built dataset gets its hold-out split (the factory itself is stood in by test rows)."""
+    from pipelines import reproduce
+    from seagull.cli import build_parser
+
+    calls = []
+
+    def fake_cli(argv):
+        args = build_parser().parse_args(argv)  # every option must exist in the real command
+        calls.append(args)
+        write_dataset(tmp_path / "mini" / "data", n_images=6)
+
+    monkeypatch.setattr(reproduce, "_cli", fake_cli)
+    (tmp_path / "raws").mkdir()
+    settings = reproduce.MiniSettings(out=str(tmp_path / "mini"), raw_dir=str(tmp_path / "raws"),
+                                      sources=3, holdout=1, types=["blur"], levels=[3, 9],
+                                      long_side=96)
+    data = reproduce.build_data(settings, tmp_path / "mini")
+    (args,) = calls
+    assert (args.command, args.max_sources, args.types, args.levels, args.long_side) == (
+        "build-100w", 3, ["blur"], [3, 9], 96)
+    assert args.test_fraction == 0.0 and args.raw_dir == str(tmp_path / "raws")
+    splits = {p.stem: set(pq.read_table(p).column("split").to_pylist())
+              for p in (tmp_path / "mini" / "data" / "rois").glob("*.parquet")}
+    assert data == str(tmp_path / "mini" / "data") and splits["src002"] == {"test"}
+    assert splits["src000"] == splits["src001"] == {"train"}

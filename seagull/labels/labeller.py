@@ -41,7 +41,8 @@ def to_tensor(image):
     """H×W×3 uint8 → 1×3×H×W float32 on [0, 1]."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+    return (torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+            / 255).contiguous()
 
 
 def _check_image(image, what: str) -> np.ndarray:
@@ -56,7 +57,7 @@ def masked_crop(image, mask: np.ndarray, box) -> "object":
     """1×3×h×w tensor: ``image`` (1×3×H×W) cut to ``box`` [x, y, w, h], zero outside ``mask``."""
     x, y, w, h = box
     crop = image[:, :, y:y + h, x:x + w]
-    return crop * _mask_tensor(mask[y:y + h, x:x + w])
+    return (crop * _mask_tensor(mask[y:y + h, x:x + w])).contiguous()
 
 
 def _mask_tensor(mask: np.ndarray):

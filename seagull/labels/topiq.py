@@ -39,16 +39,25 @@ def build_cfanet():
 
 
 def load_cfanet(path: str | Path, device: str = "cpu"):
-    """TOPIQ-FR with weights from ``path``, loaded strictly."""
+    """TOPIQ-FR with weights from ``path``, loaded strictly.
+
+    The network is built on the meta device (no random initialisation to pay for) and the
+    file's tensors are assigned to it; anything the file does not fill is a mismatch.
+    """
+    import torch
+
     from seagull.checkpoints import read_state_dict
 
     state = read_state_dict(path)
-    net = build_cfanet()
+    with torch.device("meta"):
+        net = build_cfanet()
     try:
-        net.load_state_dict(state, strict=True)
+        net.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0][:160]
         raise WeightsMismatchError(f"{path}: does not fit TOPIQ-FR ({first})") from None
+    if any(t.is_meta for t in list(net.parameters()) + list(net.buffers())):
+        raise WeightsMismatchError(f"{path}: leaves TOPIQ-FR tensors unset")
     return net.to(device).eval()
 
 

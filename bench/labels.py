@@ -55,10 +55,13 @@ def renders(image: np.ndarray, count: int) -> list[tuple[str, np.ndarray]]:
 
 
 def region_masks(image: np.ndarray, count: int) -> list[np.ndarray]:
+    """``count`` proposals spread over the range of sizes (smallest to largest)."""
     from seagull.regions.segmenter import ClassicalSegmenter
 
-    regions = ClassicalSegmenter().propose(image, n_points=64, seed=0)
-    return [r.mask for r in regions[:count]]
+    regions = sorted(ClassicalSegmenter().propose(image, n_points=64, seed=0),
+                     key=lambda r: r.area)
+    picks = np.unique(np.linspace(0, len(regions) - 1, count).round().astype(int))
+    return [regions[i].mask for i in picks]
 
 
 def naive(metric, reference, rendered, masks, unit) -> tuple[float, list]:
@@ -134,9 +137,12 @@ def importance_error(scorer, reference, rendered, masks, margins) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=384, help="source image side (pixels)")
+    parser.add_argument("--size", type=int, default=512, help="image side for GMSD (pixels)")
+    parser.add_argument("--topiq-size", type=int, default=320, help="image side for TOPIQ-FR")
     parser.add_argument("--renders", type=int, default=3, help="distorted renders per source")
-    parser.add_argument("--regions", type=int, default=10, help="regions per image")
+    parser.add_argument("--regions", type=int, default=16, help="regions per image (GMSD)")
+    parser.add_argument("--topiq-regions", type=int, default=8, help="regions per image (TOPIQ)")
+    parser.add_argument("--topiq-weights", help="a real TOPIQ-FR file (default: random weights)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--margins", default="32,64,96", help="window margins to measure")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
@@ -144,7 +150,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.quick:
-        args.size, args.renders, args.regions = 192, 2, 4
+        args.size, args.topiq_size, args.renders, args.regions, args.topiq_regions = (
+            192, 128, 2, 4, 3)
     import pyiqa
     import torch
 
@@ -158,22 +165,35 @@ def main() -> None:
     rendered = renders(reference, args.renders)
     masks = region_masks(reference, args.regions)
     n = len(masks) * len(rendered)
-    results = {"size": args.size, "renders": len(rendered), "regions": len(masks),
-               "region_labels": n, "threads": args.threads,
-               "region_areas": [int(m.sum()) for m in masks], "rows": []}
+    results = {"gmsd": {"size": args.size, "renders": len(rendered), "regions": len(masks),
+                        "region_areas": [int(m.sum()) for m in masks]},
+               "threads": args.threads, "rows": []}
 
     # ---- fallback: GMSD --------------------------------------------------------------------
     gmsd = pyiqa.create_metric("gmsd", test_y_channel=False, device="cpu")
     scorer = GMSDScorer()
     naive_s, naive_q = naive(gmsd, reference, rendered, masks, scorer.to_unit)
     ours_s, ours_q = ours(Labeller(scorer), reference, rendered, masks)
-    results["rows"].append({"metric": "gmsd (fallback)", "naive_s": naive_s, "ours_s": ours_s,
+    results["rows"].append({"metric": f"gmsd fallback ({args.size}²)", "region_labels": n,
+                            "naive_s": naive_s, "ours_s": ours_s,
                             "naive_regions_per_s": n / naive_s, "ours_regions_per_s": n / ours_s,
                             "speedup": naive_s / ours_s, "target": 10.0,
                             "quality_max_diff": float(np.max(np.abs(np.subtract(naive_q, ours_q))))})
 
-    # ---- TOPIQ-FR (random weights) ---------------------------------------------------------
-    net = build_cfanet()
+    # ---- TOPIQ-FR (random weights unless given) --------------------------------------------
+    reference = source_image(args.topiq_size)
+    rendered = renders(reference, args.renders)
+    masks = region_masks(reference, args.topiq_regions)
+    n = len(masks) * len(rendered)
+    results["topiq"] = {"size": args.topiq_size, "renders": len(rendered), "regions": len(masks),
+                        "region_areas": [int(m.sum()) for m in masks],
+                        "weights": args.topiq_weights or "random"}
+    if args.topiq_weights:
+        from seagull.labels.topiq import load_cfanet
+
+        net = load_cfanet(args.topiq_weights)
+    else:
+        net = build_cfanet()
     topiq = pyiqa.create_metric("topiq_fr", pretrained=False, backbone_pretrain=False,
                                 device="cpu")
     topiq.net.load_state_dict(net.state_dict())
@@ -183,22 +203,25 @@ def main() -> None:
         ours_s, ours_q = ours(Labeller(tscorer, importance_method=method), reference, rendered,
                               masks)
         results["rows"].append({
-            "metric": f"topiq_fr ({method} importance)", "naive_s": naive_s, "ours_s": ours_s,
+            "metric": f"topiq_fr {method} ({args.topiq_size}²)", "region_labels": n,
+            "naive_s": naive_s, "ours_s": ours_s,
             "naive_regions_per_s": n / naive_s, "ours_regions_per_s": n / ours_s,
             "speedup": naive_s / ours_s, "target": 3.0,
             "quality_max_diff": float(np.max(np.abs(np.subtract(naive_q, ours_q))))})
     margins = [int(m) for m in args.margins.split(",")]
     results["importance_error"] = importance_error(tscorer, reference, rendered, masks, margins)
 
-    print(f"\nLabelling {len(masks)} regions × {len(rendered)} renders of a {args.size}² image "
-          f"({args.threads} thread(s))")
-    print(f"{'metric':32s} {'naive r/s':>10s} {'ours r/s':>10s} {'speed-up':>9s} {'target':>7s}"
+    print(f"\nLabelling regions of {len(rendered)} renders per source "
+          f"(GMSD: {results['gmsd']['regions']} regions, TOPIQ-FR: {len(masks)}; "
+          f"{args.threads} thread(s))")
+    print(f"{'metric':30s} {'naive r/s':>10s} {'ours r/s':>10s} {'speed-up':>9s} {'target':>7s}"
           f" {'|Δq| max':>9s}")
     for row in results["rows"]:
-        print(f"{row['metric']:32s} {row['naive_regions_per_s']:10.2f} "
+        print(f"{row['metric']:30s} {row['naive_regions_per_s']:10.2f} "
               f"{row['ours_regions_per_s']:10.2f} {row['speedup']:8.1f}× {row['target']:6.0f}×"
               f" {row['quality_max_diff']:9.1e}")
-    print("\nTOPIQ-FR windowed importance against the exact pass (raw scores)")
+    print(f"\nTOPIQ-FR ({results['topiq']['weights']} weights) windowed importance against the "
+          f"exact pass (raw scores)")
     print(f"{'margin':>7s} {'|Δs| mean':>10s} {'|Δs| max':>10s} {'Δshare mean':>12s} "
           f"{'Δshare max':>11s} {'window s':>9s} {'exact s':>8s}")
     for row in results["importance_error"]:

@@ -86,3 +86,20 @@ def test_window_importance_is_exact_when_the_window_covers_the_image(net, small,
 def test_random_cfanet_builds_offline():
     net = build_cfanet()
     assert sum(p.numel() for p in net.parameters()) > 30e6
+
+
+def test_local_gating_equals_gating_the_whole_spliced_map(net, photo, blur, box_mask,
+                                                          monkeypatch):
+    import seagull.labels.topiq as topiq
+
+    image = photo[:128, :192]
+    ref, dist = to_tensor(image), to_tensor(blur(image, 3))
+    mask = box_mask(image.shape[:2], 10, 70, 40, 110)
+    scorer = TopiqScorer(net, "test", margin=32)  # the window covers part of the image only
+    prepared = scorer.reference(ref)
+    box = [[10, 70, 30, 40]]
+    local = scorer.replaced_scores(dist, ref, prepared, box, [mask], raw=True)
+    # a reach wider than every feature map: the gating is recomputed everywhere
+    monkeypatch.setattr(topiq, "GATE_REACH", 1000)
+    everywhere = scorer.replaced_scores(dist, ref, prepared, box, [mask], raw=True)
+    assert local[0] == pytest.approx(everywhere[0], abs=1e-6)

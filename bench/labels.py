@@ -98,7 +98,6 @@ def ours(labeller, reference, rendered, masks) -> tuple[float, list]:
 
 def importance_error(scorer, reference, rendered, masks, margins) -> list[dict]:
     """|window − exact| of the replaced-image raw score, and of the importance share."""
-    import torch
 
     from seagull.labels.labeller import to_tensor
     from seagull.regions.rle import mask_bbox
@@ -225,7 +224,7 @@ def main() -> None:
     print(f"{'margin':>7s} {'|Δs| mean':>10s} {'|Δs| max':>10s} {'Δshare mean':>12s} "
           f"{'Δshare max':>11s} {'window s':>9s} {'exact s':>8s}")
     for row in results["importance_error"]:
-        fmt = lambda v: f"{v:.4f}" if v is not None else "n/a"  # noqa: E731
+        fmt = lambda v: f"{v:.4f}" if v is not None else "n/a"
         print(f"{row['margin_px']:7d} {row['score_abs_err_mean']:10.5f} "
               f"{row['score_abs_err_max']:10.5f} {fmt(row['share_err_mean']):>12s} "
               f"{fmt(row['share_err_max']):>11s} {row['seconds']:9.1f} "

@@ -28,7 +28,7 @@ GMSD_SCALE = 0.35
 
 @dataclass
 class GMSDReference:
-    gradient: "object"  # torch.Tensor 1×3×h×w: gradient magnitude at half resolution
+    gradient: object  # torch.Tensor 1×3×h×w: gradient magnitude at half resolution
     shape: tuple[int, int]  # full-resolution H, W
 
 

@@ -53,7 +53,7 @@ def _check_image(image, what: str) -> np.ndarray:
     return array
 
 
-def masked_crop(image, mask: np.ndarray, box) -> "object":
+def masked_crop(image, mask: np.ndarray, box) -> object:
     """1×3×h×w tensor: ``image`` (1×3×H×W) cut to ``box`` [x, y, w, h], zero outside ``mask``."""
     x, y, w, h = box
     crop = image[:, :, y:y + h, x:x + w]
@@ -70,8 +70,8 @@ def _mask_tensor(mask: np.ndarray):
 class LabelContext:
     """The reference-side work of one source image, shared by all its renders."""
 
-    reference: "object"  # 1×3×H×W tensor
-    reference_prepared: "object"  # scorer's prepared full reference
+    reference: object  # 1×3×H×W tensor
+    reference_prepared: object  # scorer's prepared full reference
     masks: list  # H×W bool arrays
     boxes: list  # [x, y, w, h] per mask
     crop_references: list  # scorer's prepared masked reference crops

@@ -2,11 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from seagull.labels.fr import GMSD_SCALE, GMSDScorer
 from seagull.labels.labeller import to_tensor
-
 
 
 def test_gmsd_scorer_is_pyiqa_gmsd_on_rgb(photo, blur):

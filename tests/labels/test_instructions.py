@@ -5,12 +5,28 @@ import random
 import pytest
 
 from seagull.labels.instructions import (
-    AIR_QUESTIONS, ANSWER_STEMS, GLOBAL_TOKEN, LOCAL_TOKEN, NO_DISTORTION, air, chat_prompt,
-    distortion_answer, fixed_instructions, importance_answer, jir, parse_answer, prompt_prefix,
-    quality_answer, sample_instruction,
+    AIR_QUESTIONS,
+    ANSWER_STEMS,
+    GLOBAL_TOKEN,
+    LOCAL_TOKEN,
+    NO_DISTORTION,
+    air,
+    chat_prompt,
+    distortion_answer,
+    fixed_instructions,
+    importance_answer,
+    jir,
+    parse_answer,
+    prompt_prefix,
+    quality_answer,
+    sample_instruction,
 )
 from seagull.labels.levels import (
-    DISTORTION_TYPES, IMPORTANCE_WORDS, QUALITY_WORDS, SEVERITY_WORDS, level_word,
+    DISTORTION_TYPES,
+    IMPORTANCE_WORDS,
+    QUALITY_WORDS,
+    SEVERITY_WORDS,
+    level_word,
 )
 
 # one score inside each of the five bins

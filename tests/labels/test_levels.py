@@ -5,8 +5,15 @@ import math
 import pytest
 
 from seagull.labels.levels import (
-    CLEAN_QUALITY, IMPORTANCE_WORDS, LEVEL_WEIGHTS, QUALITY_WORDS, SEVERITY_WORDS, discretise,
-    expected_score, level_word, word_index,
+    CLEAN_QUALITY,
+    IMPORTANCE_WORDS,
+    LEVEL_WEIGHTS,
+    QUALITY_WORDS,
+    SEVERITY_WORDS,
+    discretise,
+    expected_score,
+    level_word,
+    word_index,
 )
 
 

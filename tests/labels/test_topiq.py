@@ -11,7 +11,6 @@ from seagull.labels.topiq import TopiqScorer, build_cfanet, features, head, load
 from seagull.weights import file_sha256
 
 
-
 @pytest.fixture(scope="module")
 def net(topiq_file):
     torch.set_num_threads(1)
@@ -90,7 +89,7 @@ def test_random_cfanet_builds_offline():
 
 def test_local_gating_equals_gating_the_whole_spliced_map(net, photo, blur, box_mask,
                                                           monkeypatch):
-    import seagull.labels.topiq as topiq
+    from seagull.labels import topiq
 
     image = photo[:128, :192]
     ref, dist = to_tensor(image), to_tensor(blur(image, 3))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from seagull.errors import InvalidInputError, WeightsNotFoundError
-from seagull.regions import MIN_REGION_AREA, DEDUP_IOU, build_segmenter, mask_iou
+from seagull.regions import DEDUP_IOU, MIN_REGION_AREA, build_segmenter, mask_iou
 from seagull.regions.segmenter import ClassicalSegmenter
 
 
@@ -94,4 +94,4 @@ def test_a_plugged_detector_supplies_the_objects(photo):
     for r in objects:
         x, y, w, h = r.bbox
         assert (x + w <= 128 and y + h <= 96) or (x >= 128 and y >= 96)
-    assert sorted(r.score for r in objects)[-1] == pytest.approx(0.9) or len(objects) == 1
+    assert {round(r.score, 6) for r in objects} <= {0.9, 0.8}

@@ -24,7 +24,7 @@ from seagull.errors import WeightsMismatchError
 # Backbone strides of the five feature levels (ResNet-50, features_only).
 ALIGN = 32
 # Pixels of context around a region recomputed for a replaced image (see replaced_scores).
-DEFAULT_MARGIN = 64
+DEFAULT_MARGIN = 96
 
 
 def build_cfanet():

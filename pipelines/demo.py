@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     out = Path(args.out)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    total = 2
+    total = 3
     t0 = time.monotonic()
 
     t = step(1, total, "checking the installation (seagull doctor)")
@@ -50,6 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     t = step(2, total, f"making the sample RAW files in {out / 'samples'}")
     if seagull(["samples", "make", str(out / "samples"), "--seed", str(seed)]) != 0:
         return 1
+    done(t)
+
+    t = step(3, total, "rendering one sample: the reference and 6 distortions x 20 levels, "
+                       "with a contact sheet")
+    renders = out / "renders" / "chelsea"
+    if seagull(["render", str(out / "samples" / "chelsea.dng"), "--out", str(renders),
+                "--contact-sheet"]) != 0:
+        return 1
+    print(f"    contact sheet: {renders / 'contact_sheet.png'}")
     done(t)
 
     print(f"\nmain job finished in {time.monotonic() - t0:.0f} s; results under {out}/")

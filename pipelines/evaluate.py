@@ -61,7 +61,7 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
     from seagull.data.schema import SPLITS
     from seagull.data.store import DatasetLayout
     from seagull.errors import InvalidArgumentError
-    from seagull.evaluation import PREDICTIONS_SCHEMA, predictions_table, write_outputs
+    from seagull.evaluation import PREDICTIONS_SCHEMA, write_outputs
 
     if split not in SPLITS:
         raise InvalidArgumentError(f"split must be one of {SPLITS}, got {split!r}")
@@ -82,7 +82,8 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
     parts = [t for t in (ray.get(ref) for ref in predicted.to_arrow_refs()) if t.num_rows]
     table = (pa.concat_tables([p.cast(PREDICTIONS_SCHEMA) for p in parts]) if parts
              else PREDICTIONS_SCHEMA.empty_table())
-    table = predictions_table(table.to_pylist()) if table.num_rows else table
+    if table.num_rows:  # the file must not depend on the order the actors finished in
+        table = table.sort_by([("image_id", "ascending"), ("roi_id", "ascending")])
     notes = [f"model: {model_dir} ({kind})", f"data: {data_root}, split {split}"]
     if use_global is False:
         notes.append("global tokens switched off at inference")

@@ -19,7 +19,7 @@ Every answer names the model; every error is a 4xx/5xx with ``{"error": {"code",
 ``X-Seagull-Cache`` tells whether the Segmenter's and the Assessor's caches were hit.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the route signatures' types at runtime.
 
 import asyncio
 import base64
@@ -41,7 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seagull.errors import ConfigError, InvalidInputError, SeagullError
 from serve import errors as http_errors
-from serve.errors import (PayloadTooLargeError, ServiceTimeoutError, UnauthorizedError,
+from serve.errors import (MalformedRequestError, PayloadTooLargeError, ServiceTimeoutError, UnauthorizedError,
                           UnknownImageError, UnsupportedMediaError)
 
 log = logging.getLogger("serve")
@@ -78,7 +78,7 @@ class ServeSettings:
     torch_threads: int | None = None  # per model replica; None: torch's default
 
     @classmethod
-    def from_args(cls, args: dict | None) -> ServeSettings:
+    def from_args(cls, args: dict | None) -> "ServeSettings":
         args = dict(args or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(args) - known)
@@ -104,7 +104,7 @@ class ServeSettings:
 def _metric_counter(name: str, description: str):
     from ray.serve import metrics
 
-    return metrics.Counter(name, description=description, tag_keys=("deployment", "result"))
+    return metrics.Counter(name, description=description, tag_keys=("result",))
 
 
 # ---- ImageStore ---------------------------------------------------------------------------
@@ -184,7 +184,7 @@ class Segmenter:
 
     async def segment(self, image_id: str, prompt: dict) -> dict:
         result = await self.core.segment(image_id, prompt)
-        self.cache_counter.inc(tags={"deployment": "Segmenter", "result": result["cache"]})
+        self.cache_counter.inc(tags={"result": result["cache"]})
         return result
 
 
@@ -223,7 +223,7 @@ class Assessor:
         outcome = await self.assess_batch((image_id, mask, tuple(tasks)))
         if isinstance(outcome, BaseException):
             raise outcome
-        self.cache_counter.inc(tags={"deployment": "Assessor", "result": outcome["cache"]})
+        self.cache_counter.inc(tags={"result": outcome["cache"]})
         return outcome
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)
@@ -321,6 +321,25 @@ def _errors_doc(*statuses: int) -> dict:
     return {s: dict(error, description="error") for s in statuses}
 
 
+def _overlay_b64(pixels, rle: dict) -> str:
+    from seagull.regions.rle import decode
+    from serve.images import overlay_png
+
+    return base64.b64encode(overlay_png(pixels, decode(rle))).decode("ascii")
+
+
+def _cache_header(segmented: list[dict], assessed: list[dict] | None) -> str:
+    """``segmenter=hit, assessor=miss``: ``hit`` only when every lookup of that stage hit."""
+    def word(results):
+        flags = [r.get("cache") for r in results]
+        return "hit" if flags and all(f == "hit" for f in flags) else ("miss" if flags else "none")
+
+    parts = [f"segmenter={word(segmented)}"]
+    if assessed is not None:
+        parts.append(f"assessor={word(assessed)}")
+    return ", ".join(parts)
+
+
 @serve.deployment(name="Gateway", ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=64)
 @serve.ingress(api)
 class Gateway:
@@ -360,11 +379,11 @@ class Gateway:
             raise PayloadTooLargeError(f"request: {length} bytes is over the limit of "
                                        f"{limit} bytes")
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype == "multipart/form-data":
+        if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
             try:
                 form = await request.form(max_files=1, max_fields=32)
             except Exception as exc:  # malformed multipart (starlette raises several kinds)
-                raise InvalidInputError(f"request: malformed multipart body "
+                raise MalformedRequestError(f"request: malformed form body "
                                         f"({http_errors.one_line(exc)})") from None
             values: dict = {}
             data = None
@@ -389,9 +408,10 @@ class Gateway:
             try:
                 values = json.loads(body)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise InvalidInputError(f"request: the body is not valid JSON ({exc})") from None
+                raise MalformedRequestError(f"request: the body is not valid JSON ({exc})") \
+                    from None
             if not isinstance(values, dict):
-                raise InvalidInputError("request: the JSON body must be an object")
+                raise MalformedRequestError("request: the JSON body must be an object")
             data = None
             if values.get("image") not in (None, ""):
                 from serve.images import decode_base64
@@ -529,35 +549,16 @@ class Gateway:
             return dict(answer, mask=mask), segmented
 
         outcomes = await asyncio.gather(*(one(p) for p in prompts))
+        headers = {CACHE_HEADER: _cache_header([s for _, s in outcomes if s is not None],
+                                               [a for a, _ in outcomes])}
         model = await self._models()
         results = []
         for answer, _ in outcomes:
             answer.pop("cache", None)
             results.append(dict(answer, image_id=image["image_id"], model=model))
-        headers = {CACHE_HEADER: _cache_header([s for _, s in outcomes if s is not None],
-                                               [a for a, _ in outcomes])}
         if many:
             return JSONResponse({"results": results, "model": model}, headers=headers)
         return JSONResponse(results[0], headers=headers)
-
-
-def _overlay_b64(pixels, rle: dict) -> str:
-    from seagull.regions.rle import decode
-    from serve.images import overlay_png
-
-    return base64.b64encode(overlay_png(pixels, decode(rle))).decode("ascii")
-
-
-def _cache_header(segmented: list[dict], assessed: list[dict] | None) -> str:
-    """``segmenter=hit, assessor=miss``: ``hit`` only when every lookup of that stage hit."""
-    def word(results):
-        flags = [r.get("cache") for r in results if r is not None]
-        return "hit" if flags and all(f == "hit" for f in flags) else ("miss" if flags else "none")
-
-    parts = [f"segmenter={word(segmented)}"]
-    if assessed is not None:
-        parts.append(f"assessor={word(assessed)}")
-    return ", ".join(parts)
 
 
 # ---- building the graph -------------------------------------------------------------------

@@ -17,6 +17,10 @@ class UnknownImageError(seagull_errors.InvalidInputError):
     """An ``image_id`` this service did not issue, or no longer holds (HTTP 404)."""
 
 
+class MalformedRequestError(seagull_errors.InvalidInputError):
+    """A body that cannot be parsed at all: bad JSON, a broken multipart body (HTTP 400)."""
+
+
 class UnsupportedMediaError(seagull_errors.InvalidInputError):
     """A request body that is neither JSON nor multipart form data (HTTP 415)."""
 
@@ -35,6 +39,7 @@ ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (PayloadTooLargeError, 413, "too_large"),
     (UnknownImageError, 404, "unknown_image"),
     (UnsupportedMediaError, 415, "unsupported_media_type"),
+    (MalformedRequestError, 400, "bad_request"),
     (ServiceTimeoutError, 504, "timeout"),
     (seagull_errors.ImageDecodeError, 400, "bad_image"),
     (seagull_errors.EmptyMaskError, 422, "empty_mask"),

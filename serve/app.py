@@ -46,7 +46,7 @@ from serve.errors import (MalformedRequestError, PayloadTooLargeError, ServiceTi
 
 log = logging.getLogger("serve")
 
-PAGE_DIR = Path(__file__).resolve().parent / "page"
+PAGE_DIR = Path(__file__).resolve().parent / "static"
 PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 API_KEY_HEADER = "X-API-Key"
 CACHE_HEADER = "X-Seagull-Cache"
@@ -457,7 +457,7 @@ class Gateway:
     def page(self):
         return FileResponse(PAGE_DIR / "index.html", media_type="text/html")
 
-    @api.get("/page/{name}", include_in_schema=False)
+    @api.get("/static/{name}", include_in_schema=False)
     def page_file(self, name: str):
         if name not in PAGE_FILES:  # clients never name server files: a fixed list
             return _error_response(404, "not_found", f"no page file {name!r}")

@@ -210,11 +210,11 @@ def test_openapi_and_docs(client):
 def test_page_and_its_files_only(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert "/page/app.js" in page.text
-    assert client.get("/page/app.js").status_code == 200
-    assert client.get("/page/style.css").status_code == 200
+    assert "/static/app.js" in page.text
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/style.css").status_code == 200
     for name in ("index.html", "..%2Fapp.py", "config.yaml"):
-        r = client.get(f"/page/{name}")
+        r = client.get(f"/static/{name}")
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 

@@ -99,9 +99,12 @@ class SegmenterCore(_PerImage):
                 "cache": "hit" if hit else "miss"}
 
 
-def default_model_dir() -> Path | None:
-    """The model the README's main job trained, if this folder holds one (newest first)."""
-    candidates = [p.parent for p in Path("demo").glob("**/model/config.json")]
+def default_model_dir(root: str | Path = "demo") -> Path | None:
+    """The newest model the README's main job trained under ``root`` (a ``…/model/`` folder
+    written by ``save_pretrained``), or None."""
+    from seagull.model.seagull_model import CONFIG_FILE
+
+    candidates = [p.parent for p in Path(root).glob(f"**/model/{CONFIG_FILE}")]
     candidates = [p for p in candidates if p.is_dir()]
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 

@@ -54,8 +54,6 @@ def _resolve_model(model: str | None):
 def run(args: argparse.Namespace) -> int:
     import logging
     import os
-    import signal
-    import threading
     from pathlib import Path
 
     from seagull.errors import InvalidArgumentError
@@ -74,36 +72,13 @@ def run(args: argparse.Namespace) -> int:
     log.info("model: %s", model_dir or "none found: a freshly initialised tiny model")
     params = app_args(config, model_dir=model_dir, sam_checkpoint=sam)
 
-    import ray
-    from ray import serve
-
-    from serve.local import run_local
+    from serve.local import deploy, serve_foreground
 
     address = args.address or os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address)
-        run_local(params, deployment_options(config), host="0.0.0.0", port=args.port,
-                  name="seagull")
+        deploy(address, params, deployment_options(config), port=args.port)
         print(f"seagull serve: deployed to {address} (HTTP port {args.port} on every node)")
         return 0
-
-    stop = threading.Event()
-    # Ctrl-C and SIGTERM both stop the service cleanly (a backgrounded process ignores SIGINT).
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    ray.init(num_cpus=args.num_cpus, include_dashboard=False, configure_logging=False)
-    try:
-        run_local(params, local_options(config, max_replicas=args.max_replicas),
-                  host=args.host, port=args.port, name="seagull")
-        if not stop.is_set():
-            print(f"seagull serve: ready at http://{args.host}:{args.port}/ "
-                  f"(API docs at /docs; Ctrl-C to stop)", flush=True)
-        while not stop.wait(0.5):
-            pass
-        print("seagull serve: stopping", flush=True)
-    finally:
-        try:
-            serve.shutdown()
-        finally:
-            ray.shutdown()
+    serve_foreground(params, local_options(config, max_replicas=args.max_replicas),
+                     host=args.host, port=args.port, num_cpus=args.num_cpus)
     return 0

@@ -363,3 +363,38 @@ def test_build_app_builds_the_graph():
 
     app = build_app({"max_pixels": 1000})
     assert isinstance(app, Application)
+
+
+@pytest.mark.slow
+def test_assessor_core_loads_a_saved_model_and_default_model_dir_finds_it(tmp_path):
+    """The Assessor serves a save_pretrained folder through from_pretrained, and answers as
+    the saved model does; the main job's model is found under its output folder."""
+    import torch
+
+    from seagull.model import SeagullModel, SeagullPredictor
+    from seagull.regions.rle import encode
+    from serve.models import AssessorCore, default_model_dir
+
+    torch.manual_seed(0)
+    model = SeagullModel.from_preset("tiny")
+    model_dir = tmp_path / "demo" / "train" / "model"
+    model.save_pretrained(model_dir)
+    assert default_model_dir(tmp_path / "demo") == model_dir
+    assert default_model_dir(tmp_path / "elsewhere") is None
+
+    image = scene()
+    mask = np.zeros(image.shape[:2], dtype=bool)
+    mask[20:72, 16:64] = True
+    reference = SeagullPredictor(model)
+    reference.set_image(image)
+    expected = reference.assess(mask, tasks=("quality", "importance"))
+
+    async def source(key):
+        return image
+
+    core = AssessorCore(source, model_dir=str(model_dir))
+    assert core.info()["source"] == str(model_dir) and core.info()["name"] == "seagull-tiny"
+    (answer,) = asyncio.run(core.assess_many([("k", encode(mask), ("quality", "importance"))]))
+    assert answer["cache"] == "miss" and "distortions" not in answer
+    assert answer["quality"]["score"] == pytest.approx(expected["quality"]["score"], abs=1e-5)
+    assert answer["importance"]["level"] == expected["importance"]["level"]

@@ -40,7 +40,7 @@ def _image(side: int, seed: int):
 
 def _percentile(values, q):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def _timed_clicks(url, image_id, n, concurrency, tasks, seed):

@@ -41,8 +41,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seagull.errors import ConfigError, InvalidInputError, SeagullError
 from serve import errors as http_errors
-from serve.errors import (MalformedRequestError, PayloadTooLargeError, ServiceTimeoutError, UnauthorizedError,
-                          UnknownImageError, UnsupportedMediaError)
+from serve.errors import (
+    MalformedRequestError,
+    PayloadTooLargeError,
+    ServiceTimeoutError,
+    UnauthorizedError,
+    UnknownImageError,
+    UnsupportedMediaError,
+)
 
 log = logging.getLogger("serve")
 
@@ -273,7 +279,7 @@ async def _last_resort(request: Request, call_next):
     """Anything unexpected becomes a JSON 500 (logged); the replica keeps serving."""
     try:
         return await call_next(request)
-    except Exception as exc:  # noqa: BLE001 - the edge of the service
+    except Exception as exc:
         known = http_errors.classify(exc)
         if known is not None:
             return _error_response(known[0], known[1], http_errors.one_line(exc))
@@ -310,7 +316,9 @@ _JSON_FIELDS = {
 
 
 def _body_doc(names: tuple[str, ...]) -> dict:
-    pick = lambda table: {"type": "object", "properties": {n: table[n] for n in names}}  # noqa: E731
+    def pick(table: dict) -> dict:
+        return {"type": "object", "properties": {n: table[n] for n in names}}
+
     return {"requestBody": {"required": True, "content": {
         "application/json": {"schema": pick(_JSON_FIELDS)},
         "multipart/form-data": {"schema": pick(_MULTIPART_FIELDS)}}}}
@@ -382,9 +390,9 @@ class Gateway:
         if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
             try:
                 form = await request.form(max_files=1, max_fields=32)
-            except Exception as exc:  # malformed multipart (starlette raises several kinds)
+            except Exception as exc:  # noqa: BLE001 - starlette raises several kinds
                 raise MalformedRequestError(f"request: malformed form body "
-                                        f"({http_errors.one_line(exc)})") from None
+                                            f"({http_errors.one_line(exc)})") from None
             values: dict = {}
             data = None
             for key, value in form.multi_items():
@@ -479,7 +487,7 @@ class Gateway:
               responses=_errors_doc(400, 401, 413, 415, 422))
     async def upload(self, request: Request):
         self._authorise(request)
-        values, data = await self._fields(request)
+        _, data = await self._fields(request)
         if data is None:
             raise InvalidInputError("image: no image in the request (a part named 'image', "
                                     "or base64 in a JSON field 'image')")

@@ -128,7 +128,7 @@ def deploy(address: str, args: dict, options: dict[str, dict], *, port: int = 80
         ray.shutdown()  # disconnects this driver; Serve's actors are detached and stay
 
 
-def answer_one_click(image: "np.ndarray", point: tuple[float, float], *,
+def answer_one_click(image: np.ndarray, point: tuple[float, float], *,
                      model_dir: str | None = None, port: int | None = None) -> dict:
     """Serve the application on this machine, upload ``image`` over HTTP, click ``point`` and
     return the assessment; then shut Serve down (Ray is left as it was found).

@@ -185,7 +185,8 @@ class AssessorCore(_PerImage):
                 continue
             try:
                 answers = await self.run(_assess, state, masks, tasks)
-            except Exception:  # one bad mask must not fail its neighbours: retry one by one
+            except Exception:  # noqa: BLE001 - one bad mask must not fail its neighbours
+                # …so retry the group one mask at a time.
                 answers = []
                 for mask in masks:
                     try:
@@ -228,5 +229,12 @@ def _jsonable(value):
     return value
 
 
-__all__ = ["SegmenterCore", "AssessorCore", "TASKS", "predict_scored", "load_model",
-           "describe_model", "default_model_dir"]
+__all__ = [
+    "TASKS",
+    "AssessorCore",
+    "SegmenterCore",
+    "default_model_dir",
+    "describe_model",
+    "load_model",
+    "predict_scored",
+]

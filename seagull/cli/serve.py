@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from seagull.errors import InvalidArgumentError
-    from serve.local import CONFIG_PATH, app_args, deployment_options, local_options, \
-        read_config
+    from serve.local import CONFIG_PATH, app_args, deployment_options, local_options, read_config
 
     log = logging.getLogger("seagull")
     config = read_config(args.config or CONFIG_PATH)

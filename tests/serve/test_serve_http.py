@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import RECT, png_bytes, scene  # tests/serve/conftest.py
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -96,8 +95,9 @@ def test_segment_point_returns_the_clicked_object(client, uploaded):
 
 
 def test_segment_box_as_form_fields_with_overlay(client, uploaded):
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     r = client.post("/v1/segment", data={"image_id": uploaded, "box": "10,14,70,78",
                                          "overlay": "true"})
@@ -227,8 +227,9 @@ def _truncated_png() -> bytes:
 
 def _bomb_png() -> bytes:
     """A tiny file that declares 2000×2000 pixels (over the test service's 600×600 limit)."""
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     buffer = io.BytesIO()
     Image.new("L", (2000, 2000)).save(buffer, format="PNG", optimize=True)
@@ -237,31 +238,31 @@ def _bomb_png() -> bytes:
 
 MALFORMED = [
     # (name, request kwargs builder, status, code)
-    ("not an image", lambda i: dict(url="/v1/images", files={"image": ("a.png", b"hello, not an image", "image/png")}), 400, "bad_image"),
-    ("truncated upload", lambda i: dict(url="/v1/images", files={"image": ("a.png", _truncated_png(), "image/png")}), 400, "bad_image"),
-    ("empty upload", lambda i: dict(url="/v1/images", files={"image": ("a.png", b"", "image/png")}), 400, "bad_image"),
-    ("no image part", lambda i: dict(url="/v1/images", data={"x": "1"}), 422, "invalid_input"),
-    ("bad base64", lambda i: dict(url="/v1/images", json={"image": "***not base64***"}), 400, "bad_image"),
-    ("oversize upload", lambda i: dict(url="/v1/images", files={"image": ("a.png", b"\x89PNG" + b"0" * 300_000, "image/png")}), 413, "too_large"),
-    ("oversize pixels", lambda i: dict(url="/v1/images", files={"image": ("a.png", _bomb_png(), "image/png")}), 413, "too_large"),
-    ("bad JSON", lambda i: dict(url="/v1/assess", content=b'{"image_id": ', headers={"Content-Type": "application/json"}), 400, "bad_request"),
-    ("JSON not an object", lambda i: dict(url="/v1/assess", json=[1, 2]), 400, "bad_request"),
-    ("unsupported content type", lambda i: dict(url="/v1/assess", content=b"x", headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type"),
-    ("unknown image_id", lambda i: dict(url="/v1/assess", json={"image_id": "0" * 32, "point": [1, 1]}), 404, "unknown_image"),
-    ("malformed image_id", lambda i: dict(url="/v1/assess", json={"image_id": "../../etc/passwd", "point": [1, 1]}), 422, "invalid_input"),
-    ("point outside the image", lambda i: dict(url="/v1/assess", json={"image_id": i, "point": [500, 10]}), 422, "invalid_input"),
-    ("negative point", lambda i: dict(url="/v1/segment", json={"image_id": i, "point": [-1, 10]}), 422, "invalid_input"),
-    ("point not numbers", lambda i: dict(url="/v1/assess", json={"image_id": i, "point": ["a", 1]}), 422, "invalid_input"),
-    ("point form text", lambda i: dict(url="/v1/assess", data={"image_id": i, "point": "12"}), 422, "invalid_input"),
-    ("box without area", lambda i: dict(url="/v1/segment", json={"image_id": i, "box": [10, 10, 10, 40]}), 422, "invalid_input"),
-    ("empty mask", lambda i: dict(url="/v1/assess", json={"image_id": i, "mask": _empty_mask_rle()}), 422, "empty_mask"),
-    ("mask of another size", lambda i: dict(url="/v1/assess", json={"image_id": i, "mask": {"size": [10, 10], "counts": "0<"}}), 422, "mask_shape"),
-    ("mask as a segment prompt", lambda i: dict(url="/v1/segment", json={"image_id": i, "mask": {"size": [96, 128], "counts": "0PP<"}}), 422, "invalid_input"),
-    ("no prompt", lambda i: dict(url="/v1/assess", json={"image_id": i}), 422, "invalid_input"),
-    ("unknown task", lambda i: dict(url="/v1/assess", json={"image_id": i, "point": [5, 5], "tasks": ["beauty"]}), 422, "invalid_input"),
-    ("too many prompts", lambda i: dict(url="/v1/assess", json={"image_id": i, "prompts": [{"point": [5, 5]}] * 9}), 422, "invalid_input"),
-    ("image and image_id", lambda i: dict(url="/v1/assess", files={"image": ("a.png", png_bytes(scene()), "image/png")}, data={"image_id": i, "point": "5,5"}), 422, "invalid_input"),
-    ("unknown route", lambda i: dict(url="/v1/nothing", json={}), 404, "not_found"),
+    ("not an image", lambda i: {"url": "/v1/images", "files": {"image": ("a.png", b"hello, not an image", "image/png")}}, 400, "bad_image"),
+    ("truncated upload", lambda i: {"url": "/v1/images", "files": {"image": ("a.png", _truncated_png(), "image/png")}}, 400, "bad_image"),
+    ("empty upload", lambda i: {"url": "/v1/images", "files": {"image": ("a.png", b"", "image/png")}}, 400, "bad_image"),
+    ("no image part", lambda i: {"url": "/v1/images", "data": {"x": "1"}}, 422, "invalid_input"),
+    ("bad base64", lambda i: {"url": "/v1/images", "json": {"image": "***not base64***"}}, 400, "bad_image"),
+    ("oversize upload", lambda i: {"url": "/v1/images", "files": {"image": ("a.png", b"\x89PNG" + b"0" * 300_000, "image/png")}}, 413, "too_large"),
+    ("oversize pixels", lambda i: {"url": "/v1/images", "files": {"image": ("a.png", _bomb_png(), "image/png")}}, 413, "too_large"),
+    ("bad JSON", lambda i: {"url": "/v1/assess", "content": b'{"image_id": ', "headers": {"Content-Type": "application/json"}}, 400, "bad_request"),
+    ("JSON not an object", lambda i: {"url": "/v1/assess", "json": [1, 2]}, 400, "bad_request"),
+    ("unsupported content type", lambda i: {"url": "/v1/assess", "content": b"x", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type"),
+    ("unknown image_id", lambda i: {"url": "/v1/assess", "json": {"image_id": "0" * 32, "point": [1, 1]}}, 404, "unknown_image"),
+    ("malformed image_id", lambda i: {"url": "/v1/assess", "json": {"image_id": "../../etc/passwd", "point": [1, 1]}}, 422, "invalid_input"),
+    ("point outside the image", lambda i: {"url": "/v1/assess", "json": {"image_id": i, "point": [500, 10]}}, 422, "invalid_input"),
+    ("negative point", lambda i: {"url": "/v1/segment", "json": {"image_id": i, "point": [-1, 10]}}, 422, "invalid_input"),
+    ("point not numbers", lambda i: {"url": "/v1/assess", "json": {"image_id": i, "point": ["a", 1]}}, 422, "invalid_input"),
+    ("point form text", lambda i: {"url": "/v1/assess", "data": {"image_id": i, "point": "12"}}, 422, "invalid_input"),
+    ("box without area", lambda i: {"url": "/v1/segment", "json": {"image_id": i, "box": [10, 10, 10, 40]}}, 422, "invalid_input"),
+    ("empty mask", lambda i: {"url": "/v1/assess", "json": {"image_id": i, "mask": _empty_mask_rle()}}, 422, "empty_mask"),
+    ("mask of another size", lambda i: {"url": "/v1/assess", "json": {"image_id": i, "mask": {"size": [10, 10], "counts": "0<"}}}, 422, "mask_shape"),
+    ("mask as a segment prompt", lambda i: {"url": "/v1/segment", "json": {"image_id": i, "mask": {"size": [96, 128], "counts": "0PP<"}}}, 422, "invalid_input"),
+    ("no prompt", lambda i: {"url": "/v1/assess", "json": {"image_id": i}}, 422, "invalid_input"),
+    ("unknown task", lambda i: {"url": "/v1/assess", "json": {"image_id": i, "point": [5, 5], "tasks": ["beauty"]}}, 422, "invalid_input"),
+    ("too many prompts", lambda i: {"url": "/v1/assess", "json": {"image_id": i, "prompts": [{"point": [5, 5]}] * 9}}, 422, "invalid_input"),
+    ("image and image_id", lambda i: {"url": "/v1/assess", "files": {"image": ("a.png", png_bytes(scene()), "image/png")}, "data": {"image_id": i, "point": "5,5"}}, 422, "invalid_input"),
+    ("unknown route", lambda i: {"url": "/v1/nothing", "json": {}}, 404, "not_found"),
 ]
 
 

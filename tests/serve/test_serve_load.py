@@ -8,7 +8,6 @@ import random
 from collections import Counter
 
 import pytest
-
 from conftest import png_bytes, scene  # tests/serve/conftest.py
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import RECT, png_bytes, scene  # tests/serve/conftest.py
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -23,8 +22,8 @@ def _binaries() -> tuple[str, str]:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not browser or not driver:
-        pytest.fail("the page test needs Chromium and its driver: apt-get install -y chromium "
-                    "chromium-driver (found chromium=%s, chromedriver=%s)" % (browser, driver))
+        pytest.fail(f"the page test needs Chromium and its driver: apt-get install -y chromium "
+                    f"chromium-driver (found chromium={browser}, chromedriver={driver})")
     return browser, driver
 
 

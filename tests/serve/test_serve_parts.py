@@ -8,12 +8,16 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import RECT, png_bytes, scene  # tests/serve/conftest.py
-from seagull.errors import (ConfigError, EmptyMaskError, ImageDecodeError, InvalidInputError,
-                            MaskShapeError)
-from serve.errors import PayloadTooLargeError, UnknownImageError, classify
 
+from seagull.errors import (
+    ConfigError,
+    EmptyMaskError,
+    ImageDecodeError,
+    InvalidInputError,
+    MaskShapeError,
+)
+from serve.errors import PayloadTooLargeError, UnknownImageError, classify
 
 # ---- prompts and tasks ---------------------------------------------------------------------
 
@@ -77,8 +81,8 @@ def test_bad_prompts_are_invalid_input(fields, allow_mask, message):
 
 
 def test_tasks_default_order_and_errors():
-    from serve.prompts import TASKS, parse_tasks
     from seagull.labels.instructions import TASKS as MODEL_TASKS
+    from serve.prompts import TASKS, parse_tasks
 
     assert TASKS == MODEL_TASKS
     assert parse_tasks(None) == TASKS
@@ -122,8 +126,9 @@ def test_decode_image_roundtrip_and_id():
 
 
 def test_decode_image_limits_and_bad_bytes():
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     from serve.images import decode_image
 
@@ -170,8 +175,9 @@ def test_image_ids_are_checked():
 
 
 def test_overlay_tints_only_the_mask():
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     from serve.images import overlay_png
 
@@ -283,8 +289,12 @@ def test_segmenter_core_caches_per_image_and_reports_unknown_images():
 # ---- errors and configuration -----------------------------------------------------------------
 
 def test_errors_map_to_statuses():
-    from serve.errors import (MalformedRequestError, ServiceTimeoutError, UnauthorizedError,
-                              UnsupportedMediaError)
+    from serve.errors import (
+        MalformedRequestError,
+        ServiceTimeoutError,
+        UnauthorizedError,
+        UnsupportedMediaError,
+    )
 
     assert classify(PayloadTooLargeError("x")) == (413, "too_large")
     assert classify(UnknownImageError("x")) == (404, "unknown_image")
@@ -329,7 +339,7 @@ def test_production_config_and_local_overrides():
     assert production["Assessor"]["autoscaling_config"]["max_replicas"] > 1
     local = local_options(config)
     total = 0.0
-    for name, options in local.items():
+    for options in local.values():
         actor = options["ray_actor_options"]
         assert "num_gpus" not in actor and 0 < actor["num_cpus"] < 1
         total += actor["num_cpus"]

@@ -82,6 +82,7 @@ class ServeSettings:
     max_batch_size: int = 8
     batch_wait_timeout_s: float = 0.02
     torch_threads: int | None = None  # per model replica; None: torch's default
+    device: str = "auto"  # model replicas: "auto" (cuda when the replica has a GPU), "cpu", "cuda"
 
     @classmethod
     def from_args(cls, args: dict | None) -> "ServeSettings":
@@ -99,6 +100,10 @@ class ServeSettings:
                 raise ConfigError(f"serve args: {name} must be a positive integer, got {value!r}")
         if not settings.request_timeout_s > 0:
             raise ConfigError("serve args: request_timeout_s must be positive")
+        if settings.device not in ("auto", "cpu", "cuda") and not settings.device.startswith(
+                "cuda:"):
+            raise ConfigError(f"serve args: device must be auto, cpu or cuda[:N], got "
+                              f"{settings.device!r}")
         return settings
 
     def api_key_digest(self) -> str | None:
@@ -162,6 +167,15 @@ def _set_threads(count: int | None) -> None:
         torch.set_num_threads(int(count))
 
 
+def _device(setting: str) -> str:
+    """The torch device of a model replica: with "auto", cuda where Ray gave it a GPU."""
+    if setting != "auto":
+        return setting
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 # ---- Segmenter ----------------------------------------------------------------------------
 
 @serve.deployment(name="Segmenter", ray_actor_options={"num_cpus": 1}, max_ongoing_requests=16)
@@ -169,13 +183,14 @@ class Segmenter:
     """SAM (or the classical fallback) with a per-image embedding cache (``SegmenterCore``)."""
 
     def __init__(self, store, sam_checkpoint: str | None, cache_entries: int, cache_bytes: int,
-                 torch_threads: int | None = None):
+                 torch_threads: int | None = None, device: str = "auto"):
         from serve.models import SegmenterCore
 
         _set_threads(torch_threads)
         self.store = store
         self.core = SegmenterCore(self._image, sam_checkpoint=sam_checkpoint,
-                                  cache_entries=cache_entries, cache_bytes=cache_bytes)
+                                  cache_entries=cache_entries, cache_bytes=cache_bytes,
+                                  device=_device(device))
         self.cache_counter = _metric_counter("seagull_segmenter_cache",
                                              "Segmenter per-image cache lookups")
 
@@ -202,13 +217,14 @@ class Assessor:
 
     def __init__(self, store, model_dir: str | None, preset: str, cache_entries: int,
                  cache_bytes: int, max_batch_size: int, batch_wait_timeout_s: float,
-                 torch_threads: int | None = None):
+                 torch_threads: int | None = None, device: str = "auto"):
         from serve.models import AssessorCore
 
         _set_threads(torch_threads)
         self.store = store
         self.core = AssessorCore(self._image, model_dir=model_dir, preset=preset,
-                                 cache_entries=cache_entries, cache_bytes=cache_bytes)
+                                 cache_entries=cache_entries, cache_bytes=cache_bytes,
+                                 device=_device(device))
         self.assess_batch.set_max_batch_size(max_batch_size)
         self.assess_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
         self.cache_counter = _metric_counter("seagull_assessor_cache",
@@ -581,10 +597,10 @@ def compose(settings: ServeSettings, options: dict[str, dict] | None = None):
 
     store = opt(ImageStore).bind(s.image_store_bytes, s.image_store_entries)
     segmenter = opt(Segmenter).bind(store, s.sam_checkpoint, s.segmenter_cache_entries,
-                                    s.segmenter_cache_bytes, s.torch_threads)
+                                    s.segmenter_cache_bytes, s.torch_threads, s.device)
     assessor = opt(Assessor).bind(store, s.model_dir, s.preset, s.assessor_cache_entries,
                                   s.assessor_cache_bytes, s.max_batch_size,
-                                  s.batch_wait_timeout_s, s.torch_threads)
+                                  s.batch_wait_timeout_s, s.torch_threads, s.device)
     public = {k: v for k, v in asdict(s).items() if k != "api_key"}
     return opt(Gateway).bind(store, segmenter, assessor, public, s.api_key_digest())
 

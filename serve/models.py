@@ -76,11 +76,12 @@ class SegmenterCore(_PerImage):
     """SAM (or the classical fallback) behind a per-image embedding cache."""
 
     def __init__(self, image_source: ImageSource, *, sam_checkpoint: str | None = None,
-                 cache_entries: int = 32, cache_bytes: int = 1 << 30, segmenter=None):
+                 cache_entries: int = 32, cache_bytes: int = 1 << 30, segmenter=None,
+                 device: str = "cpu"):
         if segmenter is None:
             from seagull.regions import build_segmenter
 
-            segmenter = build_segmenter(sam_checkpoint=sam_checkpoint)
+            segmenter = build_segmenter(sam_checkpoint=sam_checkpoint, device=device)
         super().__init__(segmenter, image_source, cache_entries, cache_bytes)
 
     def info(self) -> dict:
@@ -142,12 +143,12 @@ class AssessorCore(_PerImage):
 
     def __init__(self, image_source: ImageSource, *, model_dir: str | None = None,
                  preset: str = "tiny", cache_entries: int = 32, cache_bytes: int = 1 << 30,
-                 predictor=None, model_info: dict | None = None):
+                 predictor=None, model_info: dict | None = None, device: str = "cpu"):
         if predictor is None:
             from seagull.model import SeagullPredictor
 
             model, source = load_model(model_dir, preset)
-            predictor = SeagullPredictor(model)
+            predictor = SeagullPredictor(model.to(device))
             model_info = describe_model(model, source)
         super().__init__(predictor, image_source, cache_entries, cache_bytes)
         self.model_info = model_info or {"name": "seagull", "version": "unknown"}

@@ -138,6 +138,9 @@ def main(argv=None) -> int:
             options["Assessor"].pop("autoscaling_config", None)
             options["Assessor"]["num_replicas"] = count
             run_local(params, options, port=args.port, name="bench")
+            # A redeploy starts new replicas: the store and the caches are empty again.
+            image_id = client.post("/v1/images", files={"image": ("b.png", _image(
+                args.image_side, 99))}).json()["image_id"]
             client.post("/v1/assess", json={"image_id": image_id, "point": [5, 5]})
             row = asyncio.run(_timed_clicks(url, image_id, args.requests, 16,
                                             ["quality", "importance"], 100 + count))

@@ -364,6 +364,16 @@ def test_config_is_accepted_by_serve_schema():
         ServeDeploySchema, "model_validate") else ServeDeploySchema.parse_obj(read_config())
     names = {d.name for d in schema.applications[0].deployments}
     assert names == {"Gateway", "ImageStore", "Segmenter", "Assessor"}
+    # The builder is called with the config's args the way `serve run`/`serve deploy` call it.
+    import importlib
+
+    from ray.serve import Application
+    from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
+
+    module, _, attr = schema.applications[0].import_path.partition(":")
+    builder = getattr(importlib.import_module(module), attr)
+    app = call_user_app_builder_with_args_if_necessary(builder, schema.applications[0].args)
+    assert isinstance(app, Application)
 
 
 def test_build_app_builds_the_graph():

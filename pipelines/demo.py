@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     out = Path(args.out)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    total = 3
+    total = 4
     t0 = time.monotonic()
 
     t = step(1, total, "checking the installation (seagull doctor)")
@@ -52,7 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     done(t)
 
-    t = step(3, total, "serving the model on Ray Serve and answering one click over HTTP")
+    t = step(3, total, "rendering one sample: the reference and 6 distortions x 20 levels, "
+                       "with a contact sheet")
+    renders = out / "renders" / "chelsea"
+    if seagull(["render", str(out / "samples" / "chelsea.dng"), "--out", str(renders),
+                "--contact-sheet"]) != 0:
+        return 1
+    print(f"    contact sheet: {renders / 'contact_sheet.png'}")
+    done(t)
+
+    # The last step: whatever the steps above trained is served and answers a click.
+    t = step(4, total, "serving the model on Ray Serve and answering one click over HTTP")
     serve_one_click(out)
     done(t)
 

@@ -26,7 +26,7 @@ def read_state_dict(path: str | Path, *, unwrap: tuple[str, ...] = ("state_dict"
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refused, truncated file, not a torch file …
+    except Exception as exc:  # noqa: BLE001 (refused pickle, truncated or foreign file …)
         raise WeightsMismatchError(f"{path}: not a readable weights file "
                                    f"({exc.__class__.__name__}: {str(exc)[:120]})") from None
     for key in unwrap:

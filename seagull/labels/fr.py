@@ -28,7 +28,7 @@ GMSD_SCALE = 0.35
 
 @dataclass
 class GMSDReference:
-    gradient: "object"  # torch.Tensor 1×3×h×w: gradient magnitude at half resolution
+    gradient: object  # torch.Tensor 1×3×h×w: gradient magnitude at half resolution
     shape: tuple[int, int]  # full-resolution H, W
 
 
@@ -51,19 +51,25 @@ class GMSDScorer:
     _REACH = 1
 
     def _gradient(self, x):
-        """Gradient magnitude (N×3×⌊H/2⌋×⌊W/2⌋) of x (N×3×H×W on [0, 1])."""
+        """Gradient magnitude (N×3×⌊H/2⌋×⌊W/2⌋) of x (N×3×H×W on [0, 1]).
+
+        The 2×2 mean (odd last row/column dropped, as stride-2 pooling does), then GMSD's Prewitt filters ([1, 0, −1] across, [1, 1, 1]/3 along, zero
+        padding) written as shifted differences and sums: the same numbers as the grouped 3×3
+        convolution, several times faster on CPU for three channels.
+        """
         import torch
         import torch.nn.functional as F
 
-        x = x * 255.0
-        dx = torch.tensor([[1.0, 0, -1], [1, 0, -1], [1, 0, -1]], dtype=x.dtype) / 3.0
-        dy = dx.t().flip(0).contiguous()  # rows: [1,1,1], [0,0,0], [-1,-1,-1], over 3
-        dx = dx.expand(3, 1, 3, 3)
-        dy = dy.expand(3, 1, 3, 3)
-        half = F.avg_pool2d(x, 2, stride=2)
-        gx = F.conv2d(half, dx, padding=1, groups=3)
-        gy = F.conv2d(half, dy, padding=1, groups=3)
-        return torch.sqrt(gx ** 2 + gy ** 2 + 1e-12)
+        h2, w2 = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :h2, :w2]
+        half = (x[..., 0::2, 0::2] + x[..., 1::2, 0::2] + x[..., 0::2, 1::2]
+                + x[..., 1::2, 1::2]) * (255.0 / 4.0)
+        p = F.pad(half, (1, 1, 1, 1))
+        across = p[..., :, :-2] - p[..., :, 2:]                    # (h+2)×w
+        gx = (across[..., :-2, :] + across[..., 1:-1, :] + across[..., 2:, :]) / 3.0
+        along = p[..., :, :-2] + p[..., :, 1:-1] + p[..., :, 2:]  # (h+2)×w
+        gy = (along[..., :-2, :] - along[..., 2:, :]) / 3.0
+        return torch.sqrt(gx * gx + gy * gy + 1e-12)
 
     @staticmethod
     def _similarity(g1, g2):

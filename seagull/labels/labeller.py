@@ -41,7 +41,8 @@ def to_tensor(image):
     """H×W×3 uint8 → 1×3×H×W float32 on [0, 1]."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+    return (torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+            / 255).contiguous()
 
 
 def _check_image(image, what: str) -> np.ndarray:
@@ -52,11 +53,11 @@ def _check_image(image, what: str) -> np.ndarray:
     return array
 
 
-def masked_crop(image, mask: np.ndarray, box) -> "object":
+def masked_crop(image, mask: np.ndarray, box) -> object:
     """1×3×h×w tensor: ``image`` (1×3×H×W) cut to ``box`` [x, y, w, h], zero outside ``mask``."""
     x, y, w, h = box
     crop = image[:, :, y:y + h, x:x + w]
-    return crop * _mask_tensor(mask[y:y + h, x:x + w])
+    return (crop * _mask_tensor(mask[y:y + h, x:x + w])).contiguous()
 
 
 def _mask_tensor(mask: np.ndarray):
@@ -69,8 +70,8 @@ def _mask_tensor(mask: np.ndarray):
 class LabelContext:
     """The reference-side work of one source image, shared by all its renders."""
 
-    reference: "object"  # 1×3×H×W tensor
-    reference_prepared: "object"  # scorer's prepared full reference
+    reference: object  # 1×3×H×W tensor
+    reference_prepared: object  # scorer's prepared full reference
     masks: list  # H×W bool arrays
     boxes: list  # [x, y, w, h] per mask
     crop_references: list  # scorer's prepared masked reference crops

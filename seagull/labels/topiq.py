@@ -39,16 +39,25 @@ def build_cfanet():
 
 
 def load_cfanet(path: str | Path, device: str = "cpu"):
-    """TOPIQ-FR with weights from ``path``, loaded strictly."""
+    """TOPIQ-FR with weights from ``path``, loaded strictly.
+
+    The network is built on the meta device (no random initialisation to pay for) and the
+    file's tensors are assigned to it; anything the file does not fill is a mismatch.
+    """
+    import torch
+
     from seagull.checkpoints import read_state_dict
 
     state = read_state_dict(path)
-    net = build_cfanet()
+    with torch.device("meta"):
+        net = build_cfanet()
     try:
-        net.load_state_dict(state, strict=True)
+        net.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0][:160]
         raise WeightsMismatchError(f"{path}: does not fit TOPIQ-FR ({first})") from None
+    if any(t.is_meta for t in list(net.parameters()) + list(net.buffers())):
+        raise WeightsMismatchError(f"{path}: leaves TOPIQ-FR tensors unset")
     return net.to(device).eval()
 
 
@@ -57,23 +66,33 @@ def features(net, x) -> list:
     return net.semantic_model(net.preprocess(x))
 
 
-def head(net, dist_feats: list, ref_feats: list):
-    """TOPIQ-FR score (N,) from the backbone features of distorted and reference images.
+def gate(net, level: int, dist, ref):
+    """Gated local features of one level: [dist, ref, |dist − ref|] × weight_pool(|dist − ref|).
 
-    The remainder of ``CFANet.forward_cross_attention`` after the backbone, for a CNN backbone
-    without test-time resizing or multi-crop (the ``topiq_fr`` configuration).
+    weight_pool is a 1×1 then two 3×3 convolutions: a gated cell depends on the features
+    within 2 cells of it, which lets a replaced image's gating be recomputed locally.
     """
+    import torch
+
+    diff = net.dist_func(dist, ref)
+    return torch.cat([dist, ref, diff], dim=1) * net.weight_pool[level](diff)
+
+
+# Cells of a level that one changed cell reaches through weight_pool's two 3×3 convolutions.
+GATE_REACH = 2
+
+
+def head_from_gated(net, gated: list):
+    """TOPIQ-FR score (N,) from the five gated feature maps (``gate`` of each level)."""
     import torch
     import torch.nn.functional as F
 
-    _, _, th, tw = dist_feats[-1].shape
+    _, _, th, tw = gated[-1].shape
     pos_emb = torch.cat((net.h_emb.repeat(1, 1, 1, net.w_emb.shape[3]),
                          net.w_emb.repeat(1, 1, net.h_emb.shape[2], 1)), dim=1)
     tokens = []
-    for i in reversed(range(len(dist_feats))):
-        dist, ref = dist_feats[i], ref_feats[i]
-        diff = net.dist_func(dist, ref)
-        feat = torch.cat([dist, ref, diff], dim=1) * net.weight_pool[i](diff)
+    for i in reversed(range(len(gated))):
+        feat = gated[i]
         if feat.shape[2] > th and feat.shape[3] > tw:
             feat = F.adaptive_avg_pool2d(feat, (th, tw))
         pos = F.interpolate(pos_emb, size=feat.shape[2:], mode="bicubic", align_corners=False)
@@ -88,10 +107,21 @@ def head(net, dist_feats: list, ref_feats: list):
     return score[:, 0]
 
 
+def head(net, dist_feats: list, ref_feats: list):
+    """TOPIQ-FR score (N,) from the backbone features of distorted and reference images.
+
+    The remainder of ``CFANet.forward_cross_attention`` after the backbone, for a CNN backbone
+    without test-time resizing or multi-crop (the ``topiq_fr`` configuration).
+    """
+    return head_from_gated(net, [gate(net, i, d, r)
+                                 for i, (d, r) in enumerate(zip(dist_feats, ref_feats))])
+
+
 @dataclass
 class TopiqReference:
     features: list  # five tensors 1×C×h×w
     shape: tuple[int, int]  # H, W of the image
+    gated: list | None = None  # gate(ref, ref) per level, made on first use (replaced images)
 
 
 class TopiqScorer:
@@ -168,49 +198,75 @@ class TopiqScorer:
 
         H, W = ref.shape
         m = self.margin
-        spliced_batches: list = []
+        pending: list = []  # per region: its five gated maps (1×3C×h×w)
         out: list = []
+        if method != "exact" and ref.gated is None:
+            with torch.inference_mode():  # reference-side, shared by every render
+                ref.gated = [gate(self.net, i, f, f) for i, f in enumerate(ref.features)]
 
         def flush():
-            if not spliced_batches:
+            if not pending:
                 return
             with torch.inference_mode():
-                dist = [torch.cat([s[level] for s in spliced_batches])
-                        for level in range(len(ref.features))]
-                refs = [f.expand(len(spliced_batches), *f.shape[1:]) for f in ref.features]
-                values = head(self.net, dist, refs)
+                gated = [torch.cat([p[level] for p in pending])
+                         for level in range(len(ref.features))]
+                values = head_from_gated(self.net, gated)
             out.extend(float(v) if raw else self.to_unit(float(v)) for v in values)
-            spliced_batches.clear()
+            pending.clear()
 
         for (x, y, bw, bh), mask in zip(boxes, masks):
             mask_t = torch.from_numpy(mask)[None, None]
-            if method == "exact":
-                replaced = torch.where(mask_t, distorted, reference)
-                with torch.inference_mode():
-                    spliced_batches.append(features(self.net, self._device(replaced)))
-            else:
-                ix0, iy0 = _floor(max(0, x - m)), _floor(max(0, y - m))
-                ix1, iy1 = min(W, _ceil(x + bw + m)), min(H, _ceil(y + bh + m))
-                wx0, wy0 = _floor(max(0, ix0 - m)), _floor(max(0, iy0 - m))
-                wx1, wy1 = min(W, _ceil(ix1 + m)), min(H, _ceil(iy1 + m))
-                sl = (slice(None), slice(None), slice(wy0, wy1), slice(wx0, wx1))
-                window = torch.where(mask_t[sl], distorted[sl], reference[sl])
-                with torch.inference_mode():
-                    win_feats = features(self.net, self._device(window))
-                spliced = []
-                for level, (full, part) in enumerate(zip(ref.features, win_feats)):
-                    s = 2 ** (level + 1)
-                    f = full.clone()
-                    r0, r1 = iy0 // s, min(f.shape[2], -(-iy1 // s))
-                    c0, c1 = ix0 // s, min(f.shape[3], -(-ix1 // s))
-                    f[:, :, r0:r1, c0:c1] = part[:, :, r0 - wy0 // s:r1 - wy0 // s,
-                                                 c0 - wx0 // s:c1 - wx0 // s]
-                    spliced.append(f)
-                spliced_batches.append(spliced)
-            if len(spliced_batches) >= self.batch_size:
+            with torch.inference_mode():
+                if method == "exact":
+                    replaced = torch.where(mask_t, distorted, reference)
+                    feats = features(self.net, self._device(replaced))
+                    pending.append([gate(self.net, i, f, r)
+                                    for i, (f, r) in enumerate(zip(feats, ref.features))])
+                else:
+                    pending.append(self._window_gated(distorted, reference, ref, x, y, bw, bh,
+                                                      mask_t, H, W, m))
+            if len(pending) >= self.batch_size:
                 flush()
         flush()
         return out
+
+    def _window_gated(self, distorted, reference, ref, x, y, bw, bh, mask_t, H, W, m):
+        """The replaced image's gated maps: the reference's, recomputed around the region.
+
+        Backbone: on the window (inner box + ``m`` context), its features inside the inner box
+        (region box + ``m``, 32-aligned) replace the reference's. Gating: recomputed on the
+        changed cells ± ``GATE_REACH`` (from a block ± 2·GATE_REACH, so no padding reaches
+        them); elsewhere the reference's own gated map is exact.
+        """
+        import torch
+
+        ix0, iy0 = _floor(max(0, x - m)), _floor(max(0, y - m))
+        ix1, iy1 = min(W, _ceil(x + bw + m)), min(H, _ceil(y + bh + m))
+        wx0, wy0 = _floor(max(0, ix0 - m)), _floor(max(0, iy0 - m))
+        wx1, wy1 = min(W, _ceil(ix1 + m)), min(H, _ceil(iy1 + m))
+        sl = (slice(None), slice(None), slice(wy0, wy1), slice(wx0, wx1))
+        window = torch.where(mask_t[sl], distorted[sl], reference[sl])
+        win_feats = features(self.net, self._device(window))
+        gated = []
+        for level, (full, part) in enumerate(zip(ref.features, win_feats)):
+            s = 2 ** (level + 1)
+            h, w = full.shape[2:]
+            r0, r1 = iy0 // s, min(h, -(-iy1 // s))
+            c0, c1 = ix0 // s, min(w, -(-ix1 // s))
+            reach = GATE_REACH
+            a0, a1 = max(0, r0 - 2 * reach), min(h, r1 + 2 * reach)
+            b0, b1 = max(0, c0 - 2 * reach), min(w, c1 + 2 * reach)
+            block_ref = full[:, :, a0:a1, b0:b1]
+            block = block_ref.clone()
+            block[:, :, r0 - a0:r1 - a0, c0 - b0:c1 - b0] = part[
+                :, :, r0 - wy0 // s:r1 - wy0 // s, c0 - wx0 // s:c1 - wx0 // s]
+            block_gated = gate(self.net, level, block, block_ref)
+            k0, k1 = max(0, r0 - reach), min(h, r1 + reach)
+            l0, l1 = max(0, c0 - reach), min(w, c1 + reach)
+            g = ref.gated[level].clone()
+            g[:, :, k0:k1, l0:l1] = block_gated[:, :, k0 - a0:k1 - a0, l0 - b0:l1 - b0]
+            gated.append(g)
+        return gated
 
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "weights_hash": self.weights_hash,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seagull.regions.filtering import MIN_REGION_AREA, DEDUP_IOU, filter_regions, mask_iou
+from seagull.regions.filtering import DEDUP_IOU, MIN_REGION_AREA, filter_regions, mask_iou
 from seagull.regions.segmenter import Segmenter, build_segmenter
 
 KINDS: tuple[str, ...] = ("object", "component")
@@ -69,5 +69,13 @@ class Region:
                 "kind": self.kind, "score": round(float(self.score), 6)}
 
 
-__all__ = ["Region", "KINDS", "Segmenter", "build_segmenter", "filter_regions", "mask_iou",
-           "MIN_REGION_AREA", "DEDUP_IOU"]
+__all__ = [
+    "DEDUP_IOU",
+    "KINDS",
+    "MIN_REGION_AREA",
+    "Region",
+    "Segmenter",
+    "build_segmenter",
+    "filter_regions",
+    "mask_iou",
+]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -216,7 +215,7 @@ class ClassicalSegmenter(Segmenter):
         self.fine, self.coarse = fine, coarse
 
     def _segments_in_box(self, labels: np.ndarray, box: np.ndarray) -> np.ndarray:
-        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        x0, y0, x1, y1 = (round(float(v)) for v in box)
         inside = np.zeros(labels.shape, dtype=bool)
         inside[y0:y1, x0:x1] = True
         counts_all = np.bincount(labels.ravel())
@@ -231,7 +230,7 @@ class ClassicalSegmenter(Segmenter):
             if not mask.any():
                 mask = self._segments_in_box(self.fine, box)
             if not mask.any():  # a box smaller than every segment: the box itself
-                x0, y0, x1, y1 = (int(round(v)) for v in box)
+                x0, y0, x1, y1 = (round(float(v)) for v in box)
                 mask[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)] = True
         if coords is not None:
             ids = self.coarse[coords[:, 1].astype(np.int64), coords[:, 0].astype(np.int64)]

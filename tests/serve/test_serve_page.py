@@ -88,3 +88,13 @@ def test_page_upload_click_and_the_assessment_appears(service, browser, tmp_path
                "return c.getContext('2d').getImageData(arguments[0], arguments[1], 1, 1).data[3];"
     assert browser.execute_script(alpha_at, int(cx), int(cy)) > 0
     assert browser.execute_script(alpha_at, 125, 2) == 0
+
+    # Drag a box around the yellow disc (centre 96, 48, radius 18): its mask replaces the first.
+    browser.execute_script("document.getElementById('assessment').dataset.ready = '0';")
+    start = (int((74 - 64) * scale), int((26 - 48) * scale))
+    ActionChains(browser).move_to_element_with_offset(canvas, *start).click_and_hold() \
+        .move_by_offset(int(44 * scale), int(44 * scale)).release().perform()
+    wait.until(ec.text_to_be_present_in_element_attribute((By.ID, "assessment"), "data-ready", "1"))
+    assert browser.execute_script(alpha_at, 96, 48) > 0
+    assert browser.execute_script(alpha_at, int(cx), int(cy)) == 0
+    assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")

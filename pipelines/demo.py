@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     out = Path(args.out)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    total = 2
+    total = 4
     t0 = time.monotonic()
 
     t = step(1, total, "checking the installation (seagull doctor)")
@@ -49,6 +49,20 @@ def main(argv: list[str] | None = None) -> int:
 
     t = step(2, total, f"making the sample RAW files in {out / 'samples'}")
     if seagull(["samples", "make", str(out / "samples"), "--seed", str(seed)]) != 0:
+        return 1
+    done(t)
+
+    t = step(3, total, "building a scaled-down Seagull-100w from the samples on a local Ray "
+                       f"(seagull build-100w) into {out / 'seagull-100w'}")
+    if seagull(["build-100w", "--raw-dir", str(out / "samples"), "--out",
+                str(out / "seagull-100w"), "--types", "noise,blur,compression", "--levels",
+                "0,10,19", "--long-side", "256", "--points", "16", "--max-sources", "3"]) != 0:
+        return 1
+    done(t)
+
+    t = step(4, total, "dataset report and region overlays (seagull inspect)")
+    if seagull(["inspect", str(out / "seagull-100w"), "--overlays",
+                str(out / "seagull-100w-overlays")]) != 0:
         return 1
     done(t)
 

@@ -37,8 +37,14 @@ PAPER_DISTORTED = FULL_SOURCES * 120
 
 def stage_costs(paths, out, params) -> dict:
     """Seconds per stage (summed over the sources), regions, sources: one process."""
-    from seagull.data.factory import (Components, LabelStage, SegmentStage, render_distorted,
-                                      render_reference, source_row)
+    from seagull.data.factory import (
+        Components,
+        LabelStage,
+        SegmentStage,
+        render_distorted,
+        render_reference,
+        source_row,
+    )
     from seagull.data.ids import source_id
     from seagull.data.store import DatasetLayout
 

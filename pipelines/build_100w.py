@@ -126,8 +126,13 @@ def _run(layout, todo, params, comps, resources: Resources, manifest, existing, 
     import ray
     from ray.data import ActorPoolStrategy
 
-    from seagull.data.factory import (LabelStage, SegmentStage, render_distorted,
-                                      render_reference, source_row)
+    from seagull.data.factory import (
+        LabelStage,
+        SegmentStage,
+        render_distorted,
+        render_reference,
+        source_row,
+    )
     from seagull.data.store import check_producers
 
     items = [source_row(s.location, s.source_id, params) for s in todo]

@@ -12,17 +12,26 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pyarrow.dataset as pads
 import pytest
+from build_helpers import (
+    BAD,
+    REPO,
+    SMALL,
+    env,
+    free_port,
+    make_raw_dir,
+    real_command,
+    rows,
+    stand_in_command,
+)
 
-from seagull.data.schema import (ERRORS_SCHEMA, IMAGES_SCHEMA, ROIS_SCHEMA, check_schema)
+from seagull.data.schema import ERRORS_SCHEMA, IMAGES_SCHEMA, ROIS_SCHEMA, check_schema
 from seagull.labels.levels import SEVERITY_WORDS
-
-from build_helpers import (BAD, REPO, SMALL, env, free_port, make_raw_dir, real_command, rows,
-                           stand_in_command)
 
 N_IMAGES_PER_SOURCE = 1 + 2 * 2  # reference + 2 types × 2 levels
 
@@ -155,9 +164,9 @@ def test_stand_in_reader_streams_samples_of_the_build(stand_in_build, ray_sessio
 
 def _kill_part_way_and_resume(command, out: Path, n_good: int, tmp: Path) -> None:
     """Run ``command`` until one source is written, SIGKILL it (and its local Ray), rerun."""
-    log = open(tmp / "killed.log", "w")
-    proc = subprocess.Popen(command, env=env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    with open(tmp / "killed.log", "w") as log:
+        proc = subprocess.Popen(command, env=env(), cwd=REPO, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and proc.poll() is None:
         written = list((out / "rois").glob("*.parquet")) if (out / "rois").is_dir() else []
@@ -169,7 +178,7 @@ def _kill_part_way_and_resume(command, out: Path, n_good: int, tmp: Path) -> Non
     proc.wait()
     assert len(list((out / "rois").glob("*.parquet"))) < n_good  # really part-way
     done = subprocess.run(command, env=env(), cwd=REPO, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -224,7 +233,8 @@ def _ray_processes(temp_dir: Path) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                cmd = open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmd = fh.read().decode(errors="replace")
             except OSError:
                 continue
             if str(temp_dir) in cmd:
@@ -234,7 +244,7 @@ def _ray_processes(temp_dir: Path) -> list[int]:
 
 def _two_node_job(tmp_path, entrypoint: list[str]) -> subprocess.CompletedProcess:
     """Start a head and a worker with ``ray start`` on loopback, submit, stop them by PID."""
-    ray_bin = str(Path(os.sys.executable).parent / "ray")
+    ray_bin = str(Path(sys.executable).parent / "ray")
     temp_dir = tmp_path / "ray-tmp"
     port, dash = free_port(), free_port()
     e = env()
@@ -244,17 +254,17 @@ def _two_node_job(tmp_path, entrypoint: list[str]) -> subprocess.CompletedProces
                                f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
                                "--include-dashboard=true", "--dashboard-host=127.0.0.1",
                                f"--dashboard-port={dash}", "--disable-usage-stats"],
-                              env=e, capture_output=True, text=True, timeout=180)
+                              env=e, capture_output=True, text=True, timeout=180, check=False)
         assert head.returncode == 0, head.stderr[-2000:]
         worker = subprocess.run([ray_bin, "start", f"--address=127.0.0.1:{port}",
                                  "--node-ip-address=127.0.0.1", "--num-cpus=1",
                                  "--disable-usage-stats"],
-                                env=e, capture_output=True, text=True, timeout=180)
+                                env=e, capture_output=True, text=True, timeout=180, check=False)
         assert worker.returncode == 0, worker.stderr[-2000:]
         started = _ray_processes(temp_dir)
         return subprocess.run([ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}",
                                "--", *entrypoint], env=e, cwd=REPO, capture_output=True,
-                              text=True, timeout=1200)
+                              text=True, timeout=1200, check=False)
     finally:
         for pid in set(started) | set(_ray_processes(temp_dir)):
             try:
@@ -276,7 +286,7 @@ def test_stand_in_build_runs_as_a_ray_job_on_two_nodes(sample_dir, tmp_path):
 def test_build_runs_as_a_ray_job_on_two_nodes(sample_dir, tmp_path):
     raw = make_raw_dir(sample_dir, tmp_path / "raw")
     out = tmp_path / "out"
-    job = _two_node_job(tmp_path, ["python", "-m", "pipelines.build_100w", "--raw-dir", str(raw),
+    job = _two_node_job(tmp_path, [sys.executable, "-m", "pipelines.build_100w", "--raw-dir", str(raw),
                                    "--out", str(out), "--address", "auto", *SMALL])
     assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
     check_build(out, raw, n_good=2)

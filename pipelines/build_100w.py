@@ -70,7 +70,7 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
 
     from seagull.data.factory import DATASET_100W, Components, FactoryParams
     from seagull.data.sources import discover_sources
-    from seagull.data.store import DatasetLayout, check_producers, check_rerun, new_manifest
+    from seagull.data.store import DatasetLayout, check_rerun, new_manifest
 
     params = params or FactoryParams()
     comps = components or Components()
@@ -115,7 +115,6 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
         "regions": counts["rois"]["regions"], "errors": counts["errors"]["rows"],
     }
     manifest["status"] = "complete"
-    check_producers(existing, manifest["producers"], out)
     layout.write_manifest(manifest)
     return manifest
 
@@ -158,13 +157,18 @@ def _run(layout, todo, params, comps, resources: Resources, manifest, existing, 
     pending = []
     bar = _progress(len(todo), progress)
     started = time.monotonic()
+    seen_producers = False
     for status in ds.iter_rows():
         sid = status["source_id"]
-        if status["segmenter"] and "segmenter" not in manifest["producers"]:
-            manifest["producers"]["segmenter"] = json.loads(status["segmenter"])
-            manifest["producers"]["labeller"] = json.loads(status["labeller"])
-            check_producers(existing, manifest["producers"], layout.uri)
+        if status["segmenter"] and not seen_producers:
+            # The actors report which segmenter and labeller they loaded; rows of other
+            # components must not join an existing dataset.
+            producers = {"segmenter": json.loads(status["segmenter"]),
+                         "labeller": json.loads(status["labeller"])}
+            check_producers(existing, producers, layout.uri)
+            manifest["producers"].update(producers)
             layout.write_manifest(manifest)
+            seen_producers = True
         statuses[sid].append(status)
         if len(statuses[sid]) < status["n_parts"]:
             continue

@@ -145,6 +145,30 @@ def test_stand_in_rerun_skips_written_sources_and_refuses_other_parameters(
 
 
 @pytest.mark.ray
+def test_stand_in_resume_with_another_labeller_is_refused(stand_in_build, raw_dir, tmp_path):
+    import shutil
+
+    import factory_fakes
+    from pipelines.build_100w import build
+    from seagull.data.factory import FactoryParams
+    from seagull.errors import DatasetError
+
+    out = tmp_path / "copy"
+    shutil.copytree(stand_in_build, out)
+    next((out / "rois").glob("*.parquet")).unlink()  # one source left to do
+
+    class Retrained(factory_fakes.FakeLabeller):
+        weights_hash = "ffff0000"
+
+    comps = _stand_in_components()
+    comps.build_labeller = Retrained
+    params = FactoryParams(types=("noise", "compression"), levels=(0, 19), long_side=128,
+                           points=8)
+    with pytest.raises(DatasetError, match="other components.*ffff0000"):
+        build(str(raw_dir), str(out), params, components=comps, progress=False)
+
+
+@pytest.mark.ray
 def test_stand_in_reader_streams_samples_of_the_build(stand_in_build, ray_session):
     from pipelines.read_rois import read_samples
     from seagull.data.reader import iter_samples
@@ -245,7 +269,11 @@ def _ray_processes(temp_dir: Path) -> list[int]:
 def _two_node_job(tmp_path, entrypoint: list[str]) -> subprocess.CompletedProcess:
     """Start a head and a worker with ``ray start`` on loopback, submit, stop them by PID."""
     ray_bin = str(Path(sys.executable).parent / "ray")
-    temp_dir = tmp_path / "ray-tmp"
+    import shutil
+    import tempfile
+
+    # Ray's socket paths must stay under 107 bytes: pytest's tmp_path is too deep.
+    temp_dir = Path(tempfile.mkdtemp(prefix="sgr-", dir="/tmp"))
     port, dash = free_port(), free_port()
     e = env()
     started = []
@@ -271,6 +299,7 @@ def _two_node_job(tmp_path, entrypoint: list[str]) -> subprocess.CompletedProces
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -149,6 +149,7 @@ def test_stand_in_resume_with_another_labeller_is_refused(stand_in_build, raw_di
     import shutil
 
     import factory_fakes
+
     from pipelines.build_100w import build
     from seagull.data.factory import FactoryParams
     from seagull.errors import DatasetError
@@ -290,15 +291,27 @@ def _two_node_job(tmp_path, entrypoint: list[str]) -> subprocess.CompletedProces
                                 env=e, capture_output=True, text=True, timeout=180, check=False)
         assert worker.returncode == 0, worker.stderr[-2000:]
         started = _ray_processes(temp_dir)
-        return subprocess.run([ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}",
-                               "--", *entrypoint], env=e, cwd=REPO, capture_output=True,
-                              text=True, timeout=1200, check=False)
+        for _ in range(40):
+            job = subprocess.run([ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}",
+                                  "--", *entrypoint], env=e, cwd=REPO, capture_output=True,
+                                 text=True, timeout=1200, check=False)
+            # The job agent comes up some seconds after `ray start` returns; a refused
+            # submission started nothing, so it is safe to ask again.
+            if "No available agent" not in job.stdout + job.stderr:
+                return job
+            time.sleep(3)
+        return job
     finally:
-        for pid in set(started) | set(_ray_processes(temp_dir)):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        ours = set(started) | set(_ray_processes(temp_dir))
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in ours:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in ours):
+                time.sleep(0.2)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 

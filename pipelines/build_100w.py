@@ -73,11 +73,7 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
     from seagull.data.store import DatasetLayout, check_rerun, new_manifest
 
     params = params or FactoryParams()
-    comps = components or Components()
-    if comps.isp_version is None:
-        from seagull.isp import ISP_VERSION
-
-        comps.isp_version = ISP_VERSION
+    comps = (components or Components()).resolved()  # the real modules unless a test says
     layout = DatasetLayout.open(out)
     run_params = params.as_dict(comps.isp_version)
     existing = layout.read_manifest()

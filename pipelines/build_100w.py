@@ -73,6 +73,7 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
     from seagull.data.store import DatasetLayout, check_rerun, new_manifest
 
     params = params or FactoryParams()
+    good, bad = discover_sources(raw, max_sources)  # bad input fails before anything loads
     comps = (components or Components()).resolved()  # the real modules unless a test says
     layout = DatasetLayout.open(out)
     run_params = params.as_dict(comps.isp_version)
@@ -82,7 +83,6 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
         layout.drop_all()
         existing = None
 
-    good, bad = discover_sources(raw, max_sources)
     done = layout.completed_sources()
     for b in bad:
         if b.source_id not in done:

@@ -298,7 +298,7 @@ def _two_node_job(tmp_path, entrypoint: list[str]) -> subprocess.CompletedProces
         for _ in range(40):
             job = subprocess.run([ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}",
                                   "--", *entrypoint], env=e, cwd=REPO, capture_output=True,
-                                 text=True, timeout=1200, check=False)
+                                 text=True, timeout=600, check=False)
             # The job agent comes up some seconds after `ray start` returns; a refused
             # submission started nothing, so it is safe to ask again.
             if "No available agent" not in job.stdout + job.stderr:

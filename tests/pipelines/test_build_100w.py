@@ -295,16 +295,17 @@ def _two_node_job(tmp_path, entrypoint: list[str]) -> subprocess.CompletedProces
                 break
         assert worker.returncode == 0, worker.stderr[-2000:]
         started = _ray_processes(temp_dir)
-        for _ in range(40):
+        deadline = time.monotonic() + 300
+        while True:
             job = subprocess.run([ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}",
                                   "--", *entrypoint], env=e, cwd=REPO, capture_output=True,
                                  text=True, timeout=600, check=False)
             # The job agent comes up some seconds after `ray start` returns; a refused
             # submission started nothing, so it is safe to ask again.
-            if "No available agent" not in job.stdout + job.stderr:
+            if "No available agent" not in job.stdout + job.stderr or \
+                    time.monotonic() > deadline:
                 return job
             time.sleep(3)
-        return job
     finally:
         ours = set(started) | set(_ray_processes(temp_dir))
         for sig in (signal.SIGTERM, signal.SIGKILL):

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     out = Path(args.out)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    total = 4
+    total = 6
     t0 = time.monotonic()
 
     t = step(1, total, "checking the installation (seagull doctor)")
@@ -61,8 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    contact sheet: {renders / 'contact_sheet.png'}")
     done(t)
 
+    t = step(4, total, "building a scaled-down Seagull-100w from the samples on a local Ray "
+                       f"(seagull build-100w) into {out / 'seagull-100w'}")
+    if seagull(["build-100w", "--raw-dir", str(out / "samples"), "--out",
+                str(out / "seagull-100w"), "--types", "noise,blur,compression", "--levels",
+                "0,10,19", "--long-side", "256", "--points", "16", "--max-sources", "3"]) != 0:
+        return 1
+    done(t)
+
+    t = step(5, total, "dataset report and region overlays (seagull inspect)")
+    if seagull(["inspect", str(out / "seagull-100w"), "--overlays",
+                str(out / "seagull-100w-overlays")]) != 0:
+        return 1
+    done(t)
+
     # The last step: whatever the steps above trained is served and answers a click.
-    t = step(4, total, "serving the model on Ray Serve and answering one click over HTTP")
+    t = step(6, total, "serving the model on Ray Serve and answering one click over HTTP")
     serve_one_click(out)
     done(t)
 

@@ -70,14 +70,11 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
 
     from seagull.data.factory import DATASET_100W, Components, FactoryParams
     from seagull.data.sources import discover_sources
-    from seagull.data.store import DatasetLayout, check_producers, check_rerun, new_manifest
+    from seagull.data.store import DatasetLayout, check_rerun, new_manifest
 
     params = params or FactoryParams()
-    comps = components or Components()
-    if comps.isp_version is None:
-        from seagull.isp import ISP_VERSION
-
-        comps.isp_version = ISP_VERSION
+    good, bad = discover_sources(raw, max_sources)  # bad input fails before anything loads
+    comps = (components or Components()).resolved()  # the real modules unless a test says
     layout = DatasetLayout.open(out)
     run_params = params.as_dict(comps.isp_version)
     existing = layout.read_manifest()
@@ -86,7 +83,6 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
         layout.drop_all()
         existing = None
 
-    good, bad = discover_sources(raw, max_sources)
     done = layout.completed_sources()
     for b in bad:
         if b.source_id not in done:
@@ -115,7 +111,6 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
         "regions": counts["rois"]["regions"], "errors": counts["errors"]["rows"],
     }
     manifest["status"] = "complete"
-    check_producers(existing, manifest["producers"], out)
     layout.write_manifest(manifest)
     return manifest
 
@@ -126,8 +121,13 @@ def _run(layout, todo, params, comps, resources: Resources, manifest, existing, 
     import ray
     from ray.data import ActorPoolStrategy
 
-    from seagull.data.factory import (LabelStage, SegmentStage, render_distorted,
-                                      render_reference, source_row)
+    from seagull.data.factory import (
+        LabelStage,
+        SegmentStage,
+        render_distorted,
+        render_reference,
+        source_row,
+    )
     from seagull.data.store import check_producers
 
     items = [source_row(s.location, s.source_id, params) for s in todo]
@@ -153,13 +153,18 @@ def _run(layout, todo, params, comps, resources: Resources, manifest, existing, 
     pending = []
     bar = _progress(len(todo), progress)
     started = time.monotonic()
+    seen_producers = False
     for status in ds.iter_rows():
         sid = status["source_id"]
-        if status["segmenter"] and "segmenter" not in manifest["producers"]:
-            manifest["producers"]["segmenter"] = json.loads(status["segmenter"])
-            manifest["producers"]["labeller"] = json.loads(status["labeller"])
-            check_producers(existing, manifest["producers"], layout.uri)
+        if status["segmenter"] and not seen_producers:
+            # The actors report which segmenter and labeller they loaded; rows of other
+            # components must not join an existing dataset.
+            producers = {"segmenter": json.loads(status["segmenter"]),
+                         "labeller": json.loads(status["labeller"])}
+            check_producers(existing, producers, layout.uri)
+            manifest["producers"].update(producers)
             layout.write_manifest(manifest)
+            seen_producers = True
         statuses[sid].append(status)
         if len(statuses[sid]) < status["n_parts"]:
             continue

@@ -83,9 +83,9 @@ def _hist(counter: Counter, words) -> dict[str, int]:
 def format_report(rep: dict) -> str:
     """The report as plain-text tables."""
     lines = [f"dataset {rep['root']}",
-             f"  rois rows {rep['rois_rows']}, regions {rep['regions']}, by split "
-             f"{rep['rows_by_split']}, regions without importance "
-             f"{rep['regions_without_importance']}, bad sources {len(rep['errors'])}"]
+             (f"  rois rows {rep['rois_rows']}, regions {rep['regions']}, by split "
+              f"{rep['rows_by_split']}, regions without importance "
+              f"{rep['regions_without_importance']}, bad sources {len(rep['errors'])}")]
     for name, entry in sorted(rep["producers"].items()):
         lines.append(f"  {name}: {entry.get('name')} {entry.get('version')} "
                      f"(weights {entry.get('weights')})")

@@ -29,7 +29,7 @@ def test_a_folder_gives_every_raw_under_it_sorted(tree):
 
 def test_uri_and_glob(tree):
     good, _ = discover_sources(f"file://{tree}")
-    assert [s.location for s in good][0] == f"file://{tree}/a/TWO.NEF"
+    assert good[0].location == f"file://{tree}/a/TWO.NEF"
     globbed, _ = discover_sources(str(tree / "a" / "*"))
     assert [s.location for s in globbed] == [str(tree / "a" / n) for n in
                                              ("TWO.NEF", "notes.txt", "photo.jpg")]

@@ -81,3 +81,23 @@ def test_build_step_calls_the_factory_with_its_options(tmp_path, monkeypatch):
               for p in (tmp_path / "mini" / "data" / "rois").glob("*.parquet")}
     assert data == str(tmp_path / "mini" / "data") and splits["src002"] == {"test"}
     assert splits["src000"] == splits["src001"] == {"train"}
+
+
+def test_scaled_down_mini_run_on_the_real_factory(ray_session, sample_dir, tmp_path, capsys):
+    """Sample RAWs → `seagull build-100w` → hold-out → crop baseline → evaluation → table.
+
+    Scaled down by options: 2 sources, one type at two levels, 128 px renders. (The Seagull
+    variants join with `--models full,no_global,no_local` where `seagull train` exists.)
+    """
+    out = tmp_path / "mini"
+    rc = main(["reproduce", "--mini", "--out", str(out), "--raw-dir", str(sample_dir),
+               "--sources", "2", "--holdout", "1", "--types", "blur", "--levels", "4,16",
+               "--long-side", "128", "--points", "4", "--models", "crop", "--crop-steps", "5"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "| Crop-based CNN | " in printed
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    assert manifest["counts"]["sources"] == 2 and len(manifest["holdout"]["test_sources"]) == 1
+    table = pq.read_table(out / "reports" / "crop_based_cnn" / "predictions.parquet")
+    assert table.num_rows > 0 and set(table.column("split").to_pylist()) == {"test"}
+    assert set(table.column("distortion").to_pylist()) == {"blur"}

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from two_node import wait_for_job_agent
 
 
 def _free_port() -> int:
@@ -34,8 +35,10 @@ def two_node_cluster(tmp_path_factory):
     base = tmp_path_factory.mktemp("ray2")
     token = base / "auth_token"
     token.write_text(secrets.token_hex(32))
+    # Jobs run `python` from PATH: make it this interpreter's environment.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token),
-               RAY_USAGE_STATS_ENABLED="0")
+               RAY_USAGE_STATS_ENABLED="0", PATH=path)
     env.pop("RAY_ADDRESS", None)
     gcs, dash = _free_port(), _free_port()
     temp_dir = Path("/tmp") / f"seagull-ray2-{os.getpid()}"  # short: unix socket paths are capped
@@ -56,8 +59,10 @@ def two_node_cluster(tmp_path_factory):
                "--dashboard-host=127.0.0.1", "--resources={\"node_a\": 1}"])
         start([f"--address=127.0.0.1:{gcs}", "--num-cpus=1", "--node-ip-address=127.0.0.1",
                "--resources={\"node_b\": 1}"])
-        yield {"address": f"http://127.0.0.1:{dash}", "gcs": f"127.0.0.1:{gcs}", "env": env,
-               "token": token}
+        cluster = {"address": f"http://127.0.0.1:{dash}", "gcs": f"127.0.0.1:{gcs}",
+                   "env": env, "token": token}
+        wait_for_job_agent(cluster)
+        yield cluster
     finally:
         for sid in sessions:
             subprocess.run(["pkill", "-TERM", "-s", str(sid)], check=False)

@@ -9,8 +9,7 @@ import sys
 import pytest
 
 from seagull.cli import main
-from seagull.cli.submit import ROOT
-from seagull.cli.submit import split_args
+from seagull.cli.submit import ROOT, split_args
 from seagull.errors import InvalidArgumentError
 
 
@@ -42,5 +41,5 @@ def test_bad_job_arguments_fail_before_submitting(capsys):
 
 def test_unknown_job_is_rejected():
     out = subprocess.run([sys.executable, "-m", "seagull", "submit", "nosuch"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     assert out.returncode == 2 and "invalid choice" in out.stderr

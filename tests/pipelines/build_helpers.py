@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 from pathlib import Path
 
@@ -71,9 +70,3 @@ def stand_in_command(tmp: Path, raw: Path, out: Path, address: str | None = None
 def real_command(raw: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "seagull", "build-100w", "--raw-dir", str(raw),
             "--out", str(out), *SMALL]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -101,7 +101,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"seagull {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":  # python -m seagull.cli
-    sys.exit(main())

@@ -150,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nstopped following; the job goes on (ray job stop {job_id} --address "
               f"{address})", file=sys.stderr)
         return 130
-    status = client.get_job_status(job_id)
-    print(f"job {job_id}: {status.value}", file=sys.stderr)
+    info = client.get_job_info(job_id)
+    status = info.status
+    detail = "" if status == JobStatus.SUCCEEDED or not info.message else f" ({info.message})"
+    print(f"job {job_id}: {status.value}{detail}", file=sys.stderr)
     return 0 if status == JobStatus.SUCCEEDED else 1

@@ -1,0 +1,167 @@
+"""Model configuration: one dataclass, two presets (``paper`` and ``tiny``) kept as data.
+
+A preset is the whole architecture plus its training defaults. ``paper`` follows SEAGULL.md
+("The model", "Training") and the released code's widths; ``tiny`` is the same code with small
+widths and depths, so that it builds in well under a second, runs its tests in seconds on two
+CPU cores and can learn a handful of regions in a minute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from seagull.errors import ConfigError
+
+# open_clip / CLIP normalisation (the ConvNeXt-CLIP weights expect it).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """What a trainer uses unless told otherwise (SEAGULL.md, "Training")."""
+
+    stage1_lr: float
+    stage1_epochs: int
+    stage2_lr: float
+    stage2_epochs: int
+    batch_size: int
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.03
+    schedule: str = "cosine"
+    optimizer: str = "adamw"
+    max_seq_len: int = 2048
+    jir_fraction: float = 0.5
+
+
+@dataclass(frozen=True)
+class SeagullConfig:
+    """The architecture. Shapes below: S = image_size, C_j = encoder_dims[j], P = mfe_dim."""
+
+    preset: str
+    # Image encoder (timm ConvNeXt; frozen). Stage j outputs C_j channels at S / 2**(j+2).
+    encoder_arch: str = "convnext_large"
+    encoder_depths: tuple[int, ...] = (3, 3, 27, 3)
+    encoder_dims: tuple[int, ...] = (192, 384, 768, 1536)
+    image_size: int = 512
+    pixel_mean: tuple[float, float, float] = CLIP_MEAN
+    pixel_std: tuple[float, float, float] = CLIP_STD
+    # Which stage (1…4) becomes the LLM's image tokens: the paper says 4, the released code 3.
+    image_token_stage: int = 3
+    # Mask-based Feature Extractor.
+    mfe_dim: int = 1024  # P
+    mfe_heads: int = 8
+    local_size: int = 512  # the region's crop is resized to local_size²
+    local_channels: int = 5  # first 1×1 conv of the local view: 3 → local_channels
+    local_pool: int = 4  # each of the two local stages average-pools by this factor
+    use_global: bool = True  # ablation switch: drop <global> (its embedding becomes zeros)
+    use_local: bool = True  # ablation switch: drop <local>
+    # LLM (LLaMA family).
+    vocab_size: int = 32000  # the base tokenizer's size; <image>, <global>, <local> come on top
+    hidden_size: int = 4096
+    intermediate_size: int = 11008
+    num_layers: int = 32
+    num_heads: int = 32
+    num_kv_heads: int = 32
+    max_position: int = 4096
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-5
+    # LoRA (peft) on the LLM's linear layers.
+    lora_r: int = 128
+    lora_alpha: int = 256
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj",
+                                     "gate_proj", "up_proj", "down_proj")
+    # Train the LM head in full as well (needed by a random tiny LLaMA to learn at all:
+    # PROBES.md, "A random tiny LLaMA with LoRA only and a frozen random lm_head barely learns").
+    train_lm_head: bool = False
+    training: TrainingDefaults = field(default_factory=lambda: TrainingDefaults(
+        stage1_lr=4e-5, stage1_epochs=1, stage2_lr=1e-5, stage2_epochs=5, batch_size=32))
+
+    def __post_init__(self):
+        if len(self.encoder_dims) != 4 or len(self.encoder_depths) != 4:
+            raise ConfigError("encoder_dims and encoder_depths need four stages each")
+        if not 1 <= self.image_token_stage <= 4:
+            raise ConfigError(f"image_token_stage {self.image_token_stage} is not in 1…4")
+        if self.image_size % 32:
+            raise ConfigError(f"image_size {self.image_size} is not a multiple of 32")
+        if self.local_size % (self.local_pool ** 2):
+            raise ConfigError(f"local_size {self.local_size} is not a multiple of "
+                              f"local_pool² = {self.local_pool ** 2}")
+        if self.mfe_dim % self.mfe_heads:
+            raise ConfigError(f"mfe_dim {self.mfe_dim} is not divisible by mfe_heads")
+
+    # ---- derived sizes ----------------------------------------------------------------
+    def stage_size(self, stage: int) -> int:
+        """Side of stage ``stage`` (1…4) feature maps: S / 4, S / 8, S / 16, S / 32."""
+        return self.image_size // (2 ** (stage + 1))
+
+    @property
+    def num_image_tokens(self) -> int:
+        return self.stage_size(self.image_token_stage) ** 2
+
+    @property
+    def local_tokens_dim(self) -> int:
+        """Values per local-view token: (local_size / local_pool²)²."""
+        return (self.local_size // self.local_pool ** 2) ** 2
+
+    # ---- (de)serialisation ------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SeagullConfig:
+        data = dict(data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown model config field(s) {unknown}")
+        training = data.pop("training", None)
+        for key, value in list(data.items()):
+            if isinstance(value, list):
+                data[key] = tuple(value)
+        if training is not None:
+            data["training"] = TrainingDefaults(**training)
+        return cls(**data)
+
+    def replace(self, **changes) -> SeagullConfig:
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, SeagullConfig] = {
+    # ConvNeXt-Large at 512², Vicuna-7B v1.5, LoRA r=128/α=256, the released code's widths.
+    "paper": SeagullConfig(preset="paper"),
+    # Same code, small: ConvNeXt (atto-like, narrower) at 64², a 2-layer LLaMA of width 128.
+    "tiny": SeagullConfig(
+        preset="tiny",
+        encoder_arch="convnext_atto",
+        encoder_depths=(1, 1, 2, 1),
+        encoder_dims=(16, 32, 64, 128),
+        image_size=64,
+        image_token_stage=3,
+        mfe_dim=64,
+        mfe_heads=4,
+        local_size=64,
+        vocab_size=0,  # set by the tokenizer the project trains (llm.train_tiny_tokenizer)
+        hidden_size=128,
+        intermediate_size=256,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=4,
+        max_position=512,
+        lora_r=8,
+        lora_alpha=16,
+        lora_dropout=0.0,
+        train_lm_head=True,
+        training=TrainingDefaults(stage1_lr=2e-3, stage1_epochs=30, stage2_lr=1e-3,
+                                  stage2_epochs=10, batch_size=8, max_seq_len=256),
+    ),
+}
+
+
+def get_preset(name: str) -> SeagullConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model preset {name!r}; presets: {sorted(PRESETS)}") from None

@@ -1,0 +1,186 @@
+"""The Mask-based Feature Extractor (MFE): per region, a global-view and a local-view token.
+
+Per region (paper §4.2, SEAGULL.md "The model"), with stage features F_j (C_j × h_j × w_j):
+
+- basic tokens  B_j = FC_j(mask_pool(M, F_j)) ∈ R^P;
+- global tokens G_j = CA(Q = SA(B)_j, K = V = FC'_j(F_j as C_j tokens of h_j·w_j values)):
+  the keys are the stage's channels. SA runs over the four basic tokens together; one
+  self-attention and one cross-attention block are shared by the four stages;
+- F_gvt = FC1(concat[FC2(Σ_j B_j), FC3(Σ_j G_j)]) → the LLM's width;
+- local view: the region's bounding-box crop of the (unmasked) image, resized to L × L, through
+  two (1×1 conv, GELU, average-pool) stages to 1 × (L / pool²)², self-attention, FC → F_lvt.
+
+Every size comes from the config (stage sizes from the image size, the local tokens from the crop
+size). Any number of regions per image is handled in one call: regions carry the index of their
+image, and the per-image key tokens (``image_keys``) are computed once and shared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seagull.errors import EmptyMaskError, MaskShapeError
+from seagull.model.config import SeagullConfig
+
+
+# ---- masks and crops ---------------------------------------------------------------------
+
+def as_bool_mask(mask, name: str = "mask") -> np.ndarray:
+    """An H×W bool numpy array from a bool/0-1 array or tensor; an empty mask is an error."""
+    if isinstance(mask, torch.Tensor):
+        mask = mask.detach().cpu().numpy()
+    array = np.asarray(mask)
+    if array.ndim != 2:
+        raise MaskShapeError(f"{name} must be H×W, got shape {array.shape}")
+    array = array.astype(bool, copy=False)
+    if not array.any():
+        raise EmptyMaskError(f"{name} selects no pixel")
+    return array
+
+
+def resize_mask(mask: np.ndarray, size: int) -> torch.Tensor:
+    """H×W bool → size×size float: the fraction of each output cell the region covers."""
+    m = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]
+    return F.adaptive_avg_pool2d(m, (size, size))[0, 0]
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Bounding box (x0, y0, x1, y1) of a non-empty H×W bool mask, x1/y1 exclusive (pixels)."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
+
+
+def crop_region(image: np.ndarray, mask: np.ndarray, size: int, mean, std) -> torch.Tensor:
+    """The region's bounding-box crop of the full-resolution image → 3×size×size, normalised.
+
+    The crop is taken from the unmasked image (the released code's local view), at the image's
+    own resolution, so the local view sees detail that the encoder's resized input loses.
+    """
+    if image.shape[:2] != mask.shape:
+        raise MaskShapeError(f"mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
+                             f"{image.shape[1]}×{image.shape[0]}")
+    x0, y0, x1, y1 = mask_box(mask)
+    patch = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)
+    patch = patch.float().div_(255)[None]
+    patch = F.interpolate(patch, size=(size, size), mode="bilinear", align_corners=False,
+                          antialias=True)[0].clamp_(0, 1)
+    return (patch - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+
+
+def mask_pool(features: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
+    """Average of ``features`` (R×C×h×w) inside each region (coverage R×S×S, fractions in [0, 1]).
+
+    The coverage is resized to h×w by area and binarised at one half (a cell is inside when the
+    region covers most of it); a region too small to cover half of any cell falls back to the
+    area weights themselves, so small regions still pool where they are. Returns R×C.
+    """
+    weights = F.adaptive_avg_pool2d(coverage[:, None].float(), features.shape[-2:])[:, 0]
+    inside = (weights > 0.5).to(features.dtype)
+    empty = inside.flatten(1).sum(1) == 0
+    if bool(empty.any()):
+        inside = torch.where(empty[:, None, None], weights.to(features.dtype), inside)
+    total = inside.flatten(1).sum(1)
+    if bool((total <= 0).any()):
+        raise EmptyMaskError("a region mask selects no pixel")
+    return torch.einsum("rchw,rhw->rc", features, inside) / total[:, None]
+
+
+# ---- modules -----------------------------------------------------------------------------
+
+class AttentionBlock(nn.Module):
+    """Pre-norm multi-head attention with a residual: x + MHA(LN(x), LN(kv), LN(kv))."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.norm_q = nn.LayerNorm(dim)
+        self.norm_kv = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        q = self.norm_q(x)
+        kv = q if context is None else self.norm_kv(context)
+        return x + self.attn(q, kv, kv, need_weights=False)[0]
+
+
+class LocalView(nn.Module):
+    """Crop (R×3×L×L) → F_lvt (R×hidden): two (1×1 conv, GELU, avg-pool) stages, SA, FC."""
+
+    def __init__(self, local_channels: int, pool: int, token_dim: int, dim: int, heads: int,
+                 hidden: int):
+        super().__init__()
+        self.convs = nn.Sequential(
+            nn.Conv2d(3, local_channels, 1), nn.GELU(), nn.AvgPool2d(pool),
+            nn.Conv2d(local_channels, 1, 1), nn.GELU(), nn.AvgPool2d(pool),
+        )
+        self.embed = nn.Linear(token_dim, dim)
+        self.attn = AttentionBlock(dim, heads)
+        self.out = nn.Linear(dim, hidden)
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        tokens = self.convs(crops).flatten(2)  # R × 1 × (L / pool²)²
+        return self.out(self.attn(self.embed(tokens)))[:, 0]
+
+
+class MaskFeatureExtractor(nn.Module):
+    """Global-view and local-view tokens of regions, sized from the config."""
+
+    def __init__(self, config: SeagullConfig):
+        super().__init__()
+        P, dims = config.mfe_dim, config.encoder_dims
+        areas = [config.stage_size(j + 1) ** 2 for j in range(4)]
+        self.use_global, self.use_local = config.use_global, config.use_local
+        self.basic_proj = nn.ModuleList(nn.Linear(c, P) for c in dims)  # FC_j
+        self.key_proj = nn.ModuleList(nn.Linear(a, P) for a in areas)  # FC'_j
+        self.region_attn = AttentionBlock(P, config.mfe_heads)  # SA over B_1…B_4
+        self.context_attn = AttentionBlock(P, config.mfe_heads)  # CA, shared by the stages
+        self.basic_fuse = nn.Linear(P, P)  # FC2
+        self.context_fuse = nn.Linear(P, P)  # FC3
+        self.global_out = nn.Linear(2 * P, config.hidden_size)  # FC1
+        self.local_view = LocalView(config.local_channels, config.local_pool,
+                                    config.local_tokens_dim, P, config.mfe_heads,
+                                    config.hidden_size)
+
+    def image_keys(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Per stage, the channel tokens FC'_j(F_j): B×C_j×P. Depends on the image only."""
+        return [proj(f.flatten(2).to(proj.weight.dtype))
+                for proj, f in zip(self.key_proj, features)]
+
+    def global_view(self, features: list[torch.Tensor], keys: list[torch.Tensor],
+                    coverage: torch.Tensor, image_index: torch.Tensor) -> torch.Tensor:
+        """F_gvt: R×hidden for regions (coverage R×S×S) of images ``image_index`` (R,)."""
+        dtype = self.basic_proj[0].weight.dtype
+        basic = torch.stack([proj(mask_pool(f[image_index].to(dtype), coverage))
+                             for proj, f in zip(self.basic_proj, features)], dim=1)  # R×4×P
+        queries = self.region_attn(basic)
+        context = torch.stack(
+            [self.context_attn(queries[:, j:j + 1], k[image_index])[:, 0]
+             for j, k in enumerate(keys)], dim=1)  # R×4×P
+        fused = torch.cat([self.basic_fuse(basic.sum(1)), self.context_fuse(context.sum(1))], -1)
+        return self.global_out(fused)
+
+    def forward(self, features: list[torch.Tensor], coverage: torch.Tensor,
+                crops: torch.Tensor, image_index: torch.Tensor | None = None,
+                keys: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(F_gvt, F_lvt), each R×hidden.
+
+        features: F1…F4 of B images; coverage: R×S×S region masks (``resize_mask``);
+        crops: R×3×L×L (``crop_region``); image_index: (R,) image of each region (default:
+        region r belongs to image r); keys: ``image_keys(features)`` when already computed.
+        """
+        if image_index is None:
+            image_index = torch.arange(coverage.shape[0], device=coverage.device)
+        if bool((coverage.flatten(1).sum(1) <= 0).any()):
+            raise EmptyMaskError("a region mask selects no pixel")
+        if keys is None:
+            keys = self.image_keys(features)
+        gvt = self.global_view(features, keys, coverage, image_index)
+        lvt = self.local_view(crops.to(gvt.dtype))
+        if not self.use_global:
+            gvt = torch.zeros_like(gvt)
+        if not self.use_local:
+            lvt = torch.zeros_like(lvt)
+        return gvt, lvt

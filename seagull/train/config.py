@@ -113,6 +113,7 @@ def train_config(stage: int, model_config, workers: int, *, lr: float | None = N
     if stage not in STAGES:
         raise ConfigError(f"stage must be 1 or 2, got {stage}")
     defaults = model_config.training
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     global_batch = global_batch or defaults.batch_size
     if micro_batch is None:
         share = max(1, global_batch // workers)
@@ -127,4 +128,4 @@ def train_config(stage: int, model_config, workers: int, *, lr: float | None = N
         weight_decay=overrides.pop("weight_decay", defaults.weight_decay),
         max_seq_len=overrides.pop("max_seq_len", defaults.max_seq_len),
         jir_fraction=overrides.pop("jir_fraction", defaults.jir_fraction),
-        bf16=bf16, **{k: v for k, v in overrides.items() if v is not None})
+        bf16=bf16, **overrides)

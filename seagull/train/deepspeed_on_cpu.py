@@ -69,8 +69,11 @@ def skip_shm_build() -> None:
     global _PATCHED
     if _PATCHED:
         return
-    import deepspeed.comm.torch as ds_torch
+    import importlib
 
+    # Not ``import deepspeed.comm.torch as m``: deepspeed.comm's ``torch`` attribute is the real
+    # torch package, which that statement would bind instead of the submodule.
+    ds_torch = importlib.import_module("deepspeed.comm.torch")
     if hasattr(ds_torch, "build_shm_op"):
         ds_torch.build_shm_op = lambda: None
         log.debug("deepspeed: shared-memory all-reduce op disabled on CPU (not used in training)")

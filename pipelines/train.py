@@ -256,7 +256,8 @@ def launch(args: argparse.Namespace) -> dict:
     _copy_model(result.checkpoint, run_dir / "model")
     summary = {"run_dir": str(run_dir), "model": str(run_dir / "model"),
                "steps": result.metrics.get("step"), "loss": result.metrics.get("loss"),
-               "resumed_from": result.metrics.get("resumed_from")}
+               "resumed_from": result.metrics.get("resumed_from"),
+               "checkpoint": result.checkpoint.path}
     if cfg.val_split and result.best_checkpoints:
         best, metrics = max(result.best_checkpoints,
                             key=lambda cm: cm[1].get("val_srocc", float("-inf")))

@@ -1,6 +1,6 @@
 import pytest
 
-from rois_fixture import write_rois_dataset
+from seagull.train.synthetic import write_rois_dataset
 
 
 @pytest.fixture(scope="session")

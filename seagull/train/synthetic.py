@@ -1,4 +1,5 @@
-"""A small dataset in the ``rois`` schema, written the way the factory writes one.
+"""A small synthetic dataset in the ``rois`` schema, written the way the factory writes one:
+for smoke tests, benchmarks and trying the trainer without building a real dataset.
 
 Images are S×S RGB with three horizontal bands, each a region; a band's quality label falls
 with the amount of noise in it (so a model can learn something real from pixels), its

@@ -7,7 +7,7 @@ package itself stays cheap.
 
 from __future__ import annotations
 
-__all__ = ["SeagullModel", "SeagullPredictor", "SeagullConfig", "PRESETS", "build_batch"]
+__all__ = ["PRESETS", "SeagullConfig", "SeagullModel", "SeagullPredictor", "build_batch"]
 
 
 def __getattr__(name):

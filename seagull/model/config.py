@@ -55,6 +55,7 @@ class SeagullConfig:
     local_size: int = 512  # the region's crop is resized to local_size²
     local_channels: int = 5  # first 1×1 conv of the local view: 3 → local_channels
     local_pool: int = 4  # each of the two local stages average-pools by this factor
+    local_mlp_dim: int = 512  # hidden width of the local view's 3-layer MLP
     use_global: bool = True  # ablation switch: drop <global> (its embedding becomes zeros)
     use_local: bool = True  # ablation switch: drop <local>
     # LLM (LLaMA family).
@@ -89,8 +90,12 @@ class SeagullConfig:
         if self.local_size % (self.local_pool ** 2):
             raise ConfigError(f"local_size {self.local_size} is not a multiple of "
                               f"local_pool² = {self.local_pool ** 2}")
-        if self.mfe_dim % self.mfe_heads:
-            raise ConfigError(f"mfe_dim {self.mfe_dim} is not divisible by mfe_heads")
+        if self.mfe_dim % (2 * self.mfe_heads):
+            raise ConfigError(f"mfe_dim {self.mfe_dim} is not divisible by 2 × mfe_heads "
+                              "(the cross-attention works at half width)")
+        if self.local_tokens_dim % self.mfe_heads:
+            raise ConfigError(f"the local token's {self.local_tokens_dim} values are not "
+                              f"divisible by mfe_heads {self.mfe_heads}")
 
     # ---- derived sizes ----------------------------------------------------------------
     def stage_size(self, stage: int) -> int:
@@ -143,6 +148,7 @@ PRESETS: dict[str, SeagullConfig] = {
         mfe_dim=64,
         mfe_heads=4,
         local_size=64,
+        local_mlp_dim=64,
         vocab_size=0,  # set by the tokenizer the project trains (llm.train_tiny_tokenizer)
         hidden_size=128,
         intermediate_size=256,

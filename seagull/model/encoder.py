@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 # Prefixes under which checkpoints keep the ConvNeXt trunk: open_clip ("visual.trunk."),
 # a bare open_clip visual tower ("trunk."), LLaVA-style vision towers, plain timm ("").
-_TRUNK_PREFIXES = ("model.vision_tower.vision_tower.trunk.", "vision_tower.trunk.",
+_TRUNK_PREFIXES = ("model.vision_tower.vision_tower.visual.trunk.",
+                   "model.vision_tower.vision_tower.trunk.", "vision_tower.trunk.",
                    "visual.trunk.", "trunk.", "")
 
 
@@ -69,7 +70,7 @@ class ImageEncoder(nn.Module):
         else:
             raise WeightsMismatchError(
                 f"encoder weights {path}: no ConvNeXt trunk with the keys of "
-                f"{self.dims} (e.g. {sorted(wanted)[0]!r}) under any of {_TRUNK_PREFIXES}")
+                f"{self.dims} (e.g. {min(wanted)!r}) under any of {_TRUNK_PREFIXES}")
         for key in wanted:
             if tuple(mapped[key].shape) != tuple(own[key].shape):
                 raise WeightsMismatchError(
@@ -100,8 +101,9 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 def preprocess_image(image, size: int, mean, std) -> torch.Tensor:
     """H×W×3 uint8 array or PIL image → 3×size×size float tensor, normalised (bicubic resize).
 
-    The whole image is resized to a square, as the released code does; masks are resized the
-    same way (``mfe.resize_mask``), so pixels and mask stay aligned.
+    The whole image is resized to a square (the released code resizes the short side and
+    centre-crops, which would cut off regions near the long sides); masks are resized the same
+    way (``mfe.resize_mask``), so pixels and mask stay aligned.
     """
     import numpy as np
     import torch.nn.functional as F
@@ -112,7 +114,7 @@ def preprocess_image(image, size: int, mean, std) -> torch.Tensor:
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise InvalidInputError(f"image must be H×W×3 uint8, got shape {array.shape} "
                                 f"dtype {array.dtype}")
-    x = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float().div_(255)
+    x = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1).float().div_(255)
     x = F.interpolate(x[None], size=(size, size), mode="bicubic", align_corners=False,
                       antialias=True)[0].clamp_(0, 1)
     m = torch.tensor(mean).view(3, 1, 1)

@@ -17,7 +17,10 @@ import torch
 from seagull.errors import WeightsMismatchError, WeightsNotFoundError
 from seagull.labels import instructions as ins
 from seagull.labels.levels import (
-    DISTORTION_TYPES, IMPORTANCE_WORDS, QUALITY_WORDS, SEVERITY_WORDS,
+    DISTORTION_TYPES,
+    IMPORTANCE_WORDS,
+    QUALITY_WORDS,
+    SEVERITY_WORDS,
 )
 from seagull.model.config import SeagullConfig
 

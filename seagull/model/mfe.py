@@ -3,12 +3,15 @@
 Per region (paper §4.2, SEAGULL.md "The model"), with stage features F_j (C_j × h_j × w_j):
 
 - basic tokens  B_j = FC_j(mask_pool(M, F_j)) ∈ R^P;
-- global tokens G_j = CA(Q = SA(B)_j, K = V = FC'_j(F_j as C_j tokens of h_j·w_j values)):
-  the keys are the stage's channels. SA runs over the four basic tokens together; one
-  self-attention and one cross-attention block are shared by the four stages;
-- F_gvt = FC1(concat[FC2(Σ_j B_j), FC3(Σ_j G_j)]) → the LLM's width;
+- global tokens G_j = CA(Q = SA(B_j), K = V = FC'_j(F_j as C_j tokens of h_j·w_j values)):
+  the keys are the stage's channels; one block (SA, CA, MLP) is shared by the four stages;
+- F_gvt = FC1(concat[FC3(Σ_j G_j), FC2(Σ_j B_j)]), FC2 and FC3 to the LLM's width;
 - local view: the region's bounding-box crop of the (unmasked) image, resized to L × L, through
-  two (1×1 conv, GELU, average-pool) stages to 1 × (L / pool²)², self-attention, FC → F_lvt.
+  two (1×1 conv, GELU, average-pool) stages to one token of (L / pool²)² values,
+  self-attention, MLP → F_lvt.
+
+The layer layout follows the authors' released code, so that their checkpoint's MFE tensors
+load by name (``seagull_model.RELEASED_NAME_MAP``).
 
 Every size comes from the config (stage sizes from the image size, the local tokens from the crop
 size). Any number of regions per image is handled in one call: regions carry the index of their
@@ -17,6 +20,8 @@ image, and the per-image key tokens (``image_keys``) are computed once and share
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -24,7 +29,6 @@ from torch import nn
 
 from seagull.errors import EmptyMaskError, MaskShapeError
 from seagull.model.config import SeagullConfig
-
 
 # ---- masks and crops ---------------------------------------------------------------------
 
@@ -64,7 +68,7 @@ def crop_region(image: np.ndarray, mask: np.ndarray, size: int, mean, std) -> to
         raise MaskShapeError(f"mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
                              f"{image.shape[1]}×{image.shape[0]}")
     x0, y0, x1, y1 = mask_box(mask)
-    patch = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)
+    patch = torch.from_numpy(np.array(image[y0:y1, x0:x1], copy=True)).permute(2, 0, 1)
     patch = patch.float().div_(255)[None]
     patch = F.interpolate(patch, size=(size, size), mode="bilinear", align_corners=False,
                           antialias=True)[0].clamp_(0, 1)
@@ -91,38 +95,88 @@ def mask_pool(features: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
 
 # ---- modules -----------------------------------------------------------------------------
 
-class AttentionBlock(nn.Module):
-    """Pre-norm multi-head attention with a residual: x + MHA(LN(x), LN(kv), LN(kv))."""
+class Attention(nn.Module):
+    """Multi-head attention with separate q/k/v/out projections and an internal width
+    ``dim // downsample`` (the cross-attention attends in a narrower space). Shapes: q R×n×dim,
+    k and v R×m×dim → R×n×dim."""
 
-    def __init__(self, dim: int, heads: int):
+    def __init__(self, dim: int, heads: int, downsample: int = 1):
         super().__init__()
-        self.norm_q = nn.LayerNorm(dim)
-        self.norm_kv = nn.LayerNorm(dim)
-        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        inner = dim // downsample
+        if inner % heads:
+            raise ValueError(f"attention width {inner} is not divisible by {heads} heads")
+        self.heads = heads
+        self.q_proj = nn.Linear(dim, inner)
+        self.k_proj = nn.Linear(dim, inner)
+        self.v_proj = nn.Linear(dim, inner)
+        self.out_proj = nn.Linear(inner, dim)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        q = self.norm_q(x)
-        kv = q if context is None else self.norm_kv(context)
-        return x + self.attn(q, kv, kv, need_weights=False)[0]
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        def split(x):  # R×n×inner → R×heads×n×(inner / heads)
+            return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(split(self.q_proj(q)), split(self.k_proj(k)),
+                                             split(self.v_proj(v)))
+        return self.out_proj(out.transpose(1, 2).flatten(2))
+
+
+class ContextBlock(nn.Module):
+    """The global tokens' block, shared by the four stages (post-norm, as released):
+    q ← norm1(q + SA(q)); q ← norm2(q + CA(q, keys)); q ← q + MLP(q).
+
+    Each region's query is its own basic token of one stage (SA(B_j) in the paper), so a region's
+    tokens never depend on which other regions are asked with it."""
+
+    def __init__(self, dim: int, heads: int, mlp_dim: int, downsample: int = 2):
+        super().__init__()
+        self.self_attn = Attention(dim, heads)
+        self.norm1 = nn.LayerNorm(dim)
+        self.cross_attn = Attention(dim, heads, downsample)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential()
+        self.mlp.lin1 = nn.Linear(dim, mlp_dim)
+        self.mlp.act = nn.ReLU()
+        self.mlp.lin2 = nn.Linear(mlp_dim, dim)
+
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        queries = self.norm1(queries + self.self_attn(queries, queries, queries))
+        queries = self.norm2(queries + self.cross_attn(queries, keys, keys))
+        return queries + self.mlp(queries)
+
+
+class MLP(nn.Module):
+    """``layers`` Linear layers with ReLU between them: in_dim → hidden … → out_dim."""
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int):
+        super().__init__()
+        dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = F.relu(x)
+        return x
 
 
 class LocalView(nn.Module):
-    """Crop (R×3×L×L) → F_lvt (R×hidden): two (1×1 conv, GELU, avg-pool) stages, SA, FC."""
+    """Crop (R×3×L×L) → F_lvt (R×hidden): two (1×1 conv, GELU, avg-pool) stages give one token
+    of D = (L / pool²)² values; self-attention over it (width D), then a 3-layer MLP."""
 
-    def __init__(self, local_channels: int, pool: int, token_dim: int, dim: int, heads: int,
-                 hidden: int):
+    def __init__(self, local_channels: int, pool: int, token_dim: int, heads: int,
+                 mlp_dim: int, hidden: int):
         super().__init__()
         self.convs = nn.Sequential(
             nn.Conv2d(3, local_channels, 1), nn.GELU(), nn.AvgPool2d(pool),
             nn.Conv2d(local_channels, 1, 1), nn.GELU(), nn.AvgPool2d(pool),
         )
-        self.embed = nn.Linear(token_dim, dim)
-        self.attn = AttentionBlock(dim, heads)
-        self.out = nn.Linear(dim, hidden)
+        self.attn = Attention(token_dim, heads)
+        self.out = MLP(token_dim, mlp_dim, hidden, 3)
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        tokens = self.convs(crops).flatten(2)  # R × 1 × (L / pool²)²
-        return self.out(self.attn(self.embed(tokens)))[:, 0]
+        tokens = self.convs(crops).flatten(2)  # R × 1 × D
+        return self.out(self.attn(tokens, tokens, tokens)[:, 0])
 
 
 class MaskFeatureExtractor(nn.Module):
@@ -130,19 +184,18 @@ class MaskFeatureExtractor(nn.Module):
 
     def __init__(self, config: SeagullConfig):
         super().__init__()
-        P, dims = config.mfe_dim, config.encoder_dims
+        P, dims, hidden = config.mfe_dim, config.encoder_dims, config.hidden_size
         areas = [config.stage_size(j + 1) ** 2 for j in range(4)]
         self.use_global, self.use_local = config.use_global, config.use_local
         self.basic_proj = nn.ModuleList(nn.Linear(c, P) for c in dims)  # FC_j
         self.key_proj = nn.ModuleList(nn.Linear(a, P) for a in areas)  # FC'_j
-        self.region_attn = AttentionBlock(P, config.mfe_heads)  # SA over B_1…B_4
-        self.context_attn = AttentionBlock(P, config.mfe_heads)  # CA, shared by the stages
-        self.basic_fuse = nn.Linear(P, P)  # FC2
-        self.context_fuse = nn.Linear(P, P)  # FC3
-        self.global_out = nn.Linear(2 * P, config.hidden_size)  # FC1
+        self.context_block = ContextBlock(P, config.mfe_heads, 2 * P)  # SA + CA, shared
+        self.basic_fuse = nn.Linear(P, hidden)  # FC2
+        self.context_fuse = nn.Linear(P, hidden)  # FC3
+        self.global_out = nn.Linear(2 * hidden, hidden)  # FC1
         self.local_view = LocalView(config.local_channels, config.local_pool,
-                                    config.local_tokens_dim, P, config.mfe_heads,
-                                    config.hidden_size)
+                                    config.local_tokens_dim, config.mfe_heads,
+                                    config.local_mlp_dim, hidden)
 
     def image_keys(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per stage, the channel tokens FC'_j(F_j): B×C_j×P. Depends on the image only."""
@@ -153,13 +206,12 @@ class MaskFeatureExtractor(nn.Module):
                     coverage: torch.Tensor, image_index: torch.Tensor) -> torch.Tensor:
         """F_gvt: R×hidden for regions (coverage R×S×S) of images ``image_index`` (R,)."""
         dtype = self.basic_proj[0].weight.dtype
-        basic = torch.stack([proj(mask_pool(f[image_index].to(dtype), coverage))
-                             for proj, f in zip(self.basic_proj, features)], dim=1)  # R×4×P
-        queries = self.region_attn(basic)
-        context = torch.stack(
-            [self.context_attn(queries[:, j:j + 1], k[image_index])[:, 0]
-             for j, k in enumerate(keys)], dim=1)  # R×4×P
-        fused = torch.cat([self.basic_fuse(basic.sum(1)), self.context_fuse(context.sum(1))], -1)
+        basic = [proj(mask_pool(f[image_index].to(dtype), coverage))
+                 for proj, f in zip(self.basic_proj, features)]  # 4 × (R×P)
+        context = [self.context_block(b[:, None], k[image_index])[:, 0]
+                   for b, k in zip(basic, keys)]  # 4 × (R×P)
+        fused = torch.cat([self.context_fuse(torch.stack(context).sum(0)),
+                           self.basic_fuse(torch.stack(basic).sum(0))], dim=-1)
         return self.global_out(fused)
 
     def forward(self, features: list[torch.Tensor], coverage: torch.Tensor,

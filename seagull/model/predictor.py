@@ -172,6 +172,12 @@ class SeagullPredictor:
         """Free-form answer (e.g. a judgment question) for one region."""
         return self.generate([mask], question, max_new_tokens)[0][0]
 
+    def judge(self, mask, task: str, question: str) -> dict:
+        """A judgment (yes/no) question about one region, e.g. "Is this region in blur
+        distortion?" → ``{"yes": True | False | None, "text": answer}`` (``parse_answer``)."""
+        text = self.ask(mask, question, max_new_tokens=4)
+        return {"yes": ins.parse_answer(task, text).get("yes"), "text": text}
+
     # ---- the public answer -------------------------------------------------------------
     def assess(self, mask, tasks: Sequence[str] = ("quality", "importance", "distortion"),
                use_cache: bool = True):

@@ -60,6 +60,8 @@ class SeagullModel(nn.Module):
         self._set_trainable()
         self.prompts = (PromptEncoder(tokenizer, config.num_image_tokens)
                         if tokenizer is not None else None)
+        # Where the frozen parts of a paper-preset model come from (recorded when saved).
+        self.sources: dict[str, str] = {}
 
     # ---- building ------------------------------------------------------------------------
     @classmethod
@@ -96,6 +98,9 @@ class SeagullModel(nn.Module):
             model = cls(config, tokenizer, llm)
         if encoder_weights is not None:
             model.encoder.load_checkpoint(encoder_weights)
+            model.sources["encoder"] = str(encoder_weights)
+        if llm is not None:
+            model.sources["llm"] = str(llm_dir)
         if dtype is not None and not meta:
             model.to(dtype)
         return model
@@ -184,7 +189,8 @@ class SeagullModel(nn.Module):
         """Write config, tokenizer and weights (safetensors) to ``directory``.
 
         ``sources``: where the frozen parts of a ``paper`` model come from
-        (``{"llm": dir, "encoder": file}``), recorded for ``from_pretrained``.
+        (``{"llm": dir, "encoder": file}``), recorded for ``from_pretrained``; by default the
+        ones the model was built from.
         """
         from safetensors.torch import save_file
 
@@ -201,7 +207,7 @@ class SeagullModel(nn.Module):
             save_file({k: v for k, v in state.items() if k not in trainable},
                       str(directory / FROZEN_FILE))
         self.tokenizer.save_pretrained(str(directory / TOKENIZER_DIR))
-        meta = {"config": self.config.to_dict(), "sources": sources or {}}
+        meta = {"config": self.config.to_dict(), "sources": sources or self.sources}
         (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=1))
         return directory
 
@@ -232,9 +238,14 @@ class SeagullModel(nn.Module):
                 raise WeightsNotFoundError(f"model {directory}: the LLM's folder is needed "
                                            "(llm_path=…)")
             llm = llm_lib.load_llama(llm_dir)
+            llm_lib.check_llama(llm, config, llm_dir)
         model = cls(config, tokenizer, llm)
-        if encoder_weights and config.preset != "tiny":
+        if config.preset != "tiny":
+            if not encoder_weights:
+                raise WeightsNotFoundError(f"model {directory}: the encoder's checkpoint is "
+                                           "needed (encoder_weights=…)")
             model.encoder.load_checkpoint(encoder_weights)
+            model.sources = {"llm": str(llm_dir), "encoder": str(encoder_weights)}
         files = [TRAINABLE_FILE] + ([FROZEN_FILE] if config.preset == "tiny" else [])
         state = {}
         for name in files:
@@ -298,19 +309,33 @@ class SeagullModel(nn.Module):
         return {"loaded": len(mapped), "unmapped": unmapped}
 
 
-# The released checkpoint's names (a LLaVA/Osprey-style LlamaForCausalLM with the vision parts
-# under model.*) → ours. The LLM's linear layers load into the LoRA-wrapped base layers; merged
-# weights need no adapter. Rules are tried in order; the first that matches wins.
+# The released checkpoint's names (a LLaVA/Osprey-style LlamaForCausalLM with the projector and
+# vision tower under model.* and the MFE under mask_extractor.*) → ours. The LLM's linear layers
+# load into the LoRA-wrapped base layers (released weights are merged: no adapter needed).
+# Rules are tried in order; the first that matches wins. The released MFE's mask_linear is not
+# used by its forward pass and has no counterpart here.
 _LLM_BASE = "llm.base_model.model."
 _LORA_WRAPPED = r"(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
-RELEASED_NAME_MAP: tuple[tuple[str, str], ...] = (
-    (r"^model\.vision_tower\.vision_tower\.trunk\.(.*)$", r"encoder.trunk.\1"),
+_MFE = r"^mask_extractor\."
+RELEASED_NAME_MAP: tuple[tuple[str, object], ...] = (
+    (r"^model\.vision_tower\.vision_tower\.(?:visual\.)?trunk\.(.*)$", r"encoder.trunk.\1"),
     (r"^model\.mm_projector\.0\.(weight|bias)$", r"projector.fc1.\1"),
     (r"^model\.mm_projector\.2\.(weight|bias)$", r"projector.fc2.\1"),
     (rf"^model\.layers\.(\d+)\.(self_attn|mlp)\.{_LORA_WRAPPED}\.(weight|bias)$",
      _LLM_BASE + r"model.layers.\1.\2.\3.base_layer.\4"),
     (r"^model\.(layers\..*|embed_tokens\.weight|norm\.weight)$", _LLM_BASE + r"model.\1"),
     (r"^lm_head\.weight$", _LLM_BASE + "lm_head.weight"),
+    (_MFE + r"res([2-5])\.(weight|bias)$",
+     lambda m: f"mfe.basic_proj.{int(m.group(1)) - 2}.{m.group(2)}"),
+    (_MFE + r"g_res([2-5])\.(weight|bias)$",
+     lambda m: f"mfe.key_proj.{int(m.group(1)) - 2}.{m.group(2)}"),
+    (_MFE + r"cross_att_res\.(.*)$", r"mfe.context_block.\1"),
+    (_MFE + r"feat_linear\.(weight|bias)$", r"mfe.basic_fuse.\1"),
+    (_MFE + r"cross_feat_linear\.(weight|bias)$", r"mfe.context_fuse.\1"),
+    (_MFE + r"final_mlp\.(weight|bias)$", r"mfe.global_out.\1"),
+    (_MFE + r"global_vit\.([03])\.(weight|bias)$", r"mfe.local_view.convs.\1.\2"),
+    (_MFE + r"sa\.(.*)$", r"mfe.local_view.attn.\1"),
+    (_MFE + r"mlp\.layers\.(.*)$", r"mfe.local_view.out.layers.\1"),
 )
 
 

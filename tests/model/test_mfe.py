@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+
+from seagull.errors import EmptyMaskError, MaskShapeError
+from seagull.model.mfe import (
+    MaskFeatureExtractor,
+    as_bool_mask,
+    crop_region,
+    mask_box,
+    mask_pool,
+    resize_mask,
+)
+
+
+def test_mask_pool_averages_the_features_inside_the_region():
+    torch.manual_seed(0)
+    features = torch.randn(2, 3, 4, 4)
+    coverage = torch.zeros(2, 8, 8)
+    coverage[0, :4, :4] = 1  # exactly the top-left 2×2 cells at 4×4
+    coverage[1, 4:, 2:8] = 1  # bottom rows, cells x = 1…3
+    pooled = mask_pool(features, coverage)
+    assert torch.allclose(pooled[0], features[0, :, :2, :2].mean((1, 2)))
+    assert torch.allclose(pooled[1], features[1, :, 2:, 1:].mean((1, 2)))
+
+
+def test_mask_pool_keeps_a_region_smaller_than_one_cell():
+    features = torch.arange(16.0).view(1, 1, 4, 4)
+    coverage = torch.zeros(1, 16, 16)
+    coverage[0, 5, 9] = 1  # one pixel inside cell (1, 2)
+    assert torch.allclose(mask_pool(features, coverage), torch.tensor([[6.0]]))
+
+
+def test_resize_mask_gives_area_fractions():
+    mask = np.zeros((4, 6), bool)
+    mask[:2, :3] = True
+    cov = resize_mask(mask, 2)
+    assert torch.allclose(cov, torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+    mask[2, 3] = True  # one pixel of the 6 in cell (1, 1)
+    assert float(resize_mask(mask, 2)[1, 1]) == pytest.approx(1 / 6)
+
+
+def test_empty_and_misshapen_masks_are_typed_errors():
+    with pytest.raises(EmptyMaskError):
+        as_bool_mask(np.zeros((5, 5), bool))
+    with pytest.raises(MaskShapeError):
+        as_bool_mask(np.ones((2, 3, 4), bool))
+    with pytest.raises(MaskShapeError):
+        crop_region(np.zeros((8, 8, 3), np.uint8), np.ones((4, 4), bool), 16, (0, 0, 0),
+                    (1, 1, 1))
+
+
+def test_crop_region_is_the_bounding_box_of_the_full_image():
+    image = np.zeros((20, 30, 3), np.uint8)
+    image[5:9, 10:20] = 255
+    mask = np.zeros((20, 30), bool)
+    mask[5:9, 10:20] = True
+    mask[6, 12] = False  # holes do not change the box
+    assert mask_box(mask) == (10, 5, 20, 9)
+    crop = crop_region(image, mask, 16, (0, 0, 0), (1, 1, 1))
+    assert crop.shape == (3, 16, 16) and torch.allclose(crop, torch.ones_like(crop))
+
+
+@pytest.fixture(scope="module")
+def mfe_and_features():
+    from seagull.model.config import get_preset
+
+    torch.manual_seed(1)
+    config = get_preset("tiny").replace(vocab_size=100)
+    mfe = MaskFeatureExtractor(config).eval()
+    features = [torch.randn(2, c, config.stage_size(j + 1), config.stage_size(j + 1))
+                for j, c in enumerate(config.encoder_dims)]
+    return config, mfe, features
+
+
+@pytest.mark.parametrize("regions", [1, 3, 7])
+def test_mfe_gives_one_global_and_one_local_token_per_region(mfe_and_features, regions):
+    config, mfe, features = mfe_and_features
+    S, L = config.image_size, config.local_size
+    coverage = torch.zeros(regions, S, S)
+    for r in range(regions):
+        coverage[r, r:r + 9, 2 * r:2 * r + 5] = 1
+    crops = torch.randn(regions, 3, L, L)
+    index = torch.tensor([r % 2 for r in range(regions)])
+    with torch.no_grad():
+        gvt, lvt = mfe(features, coverage, crops, index)
+    assert gvt.shape == lvt.shape == (regions, config.hidden_size)
+    assert torch.isfinite(gvt).all() and torch.isfinite(lvt).all()
+    # Each region alone, on its own image, gives the same tokens as in the batch.
+    with torch.no_grad():
+        g0, l0 = mfe([f[index[-1:]] for f in features], coverage[-1:], crops[-1:])
+    assert torch.allclose(g0, gvt[-1:], atol=1e-5) and torch.allclose(l0, lvt[-1:], atol=1e-5)
+
+
+def test_mfe_rejects_an_empty_region(mfe_and_features):
+    config, mfe, features = mfe_and_features
+    S, L = config.image_size, config.local_size
+    with pytest.raises(EmptyMaskError):
+        mfe(features, torch.zeros(1, S, S), torch.zeros(1, 3, L, L))
+
+
+def test_ablation_switches_zero_the_dropped_token(mfe_and_features):
+    config, _, features = mfe_and_features
+    S, L = config.image_size, config.local_size
+    coverage = torch.ones(1, S, S)
+    crops = torch.randn(1, 3, L, L)
+    for flag in ("use_global", "use_local"):
+        mfe = MaskFeatureExtractor(config.replace(**{flag: False})).eval()
+        gvt, lvt = mfe([f[:1] for f in features], coverage, crops)
+        dropped, kept = (gvt, lvt) if flag == "use_global" else (lvt, gvt)
+        assert torch.count_nonzero(dropped) == 0 and torch.count_nonzero(kept) > 0

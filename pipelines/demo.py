@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     out = Path(args.out)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    total = 2
+    total = 3
     t0 = time.monotonic()
 
     t = step(1, total, "checking the installation (seagull doctor)")
@@ -49,6 +49,17 @@ def main(argv: list[str] | None = None) -> int:
 
     t = step(2, total, f"making the sample RAW files in {out / 'samples'}")
     if seagull(["samples", "make", str(out / "samples"), "--seed", str(seed)]) != 0:
+        return 1
+    done(t)
+
+    # Training reads a dataset in the rois schema; until the factory's sample dataset is part
+    # of this job, a synthetic one of the same schema stands in (seagull.train.synthetic).
+    from seagull.train.synthetic import write_rois_dataset
+
+    t = step(3, total, f"training the tiny model for a few minutes in {out / 'train'}")
+    data = write_rois_dataset(out / "train-data", n_images=24, test_images=4)
+    if seagull(["train", "--stage", "1", "--data", data, "--out", str(out / "train"),
+                "--max-steps", "40", "--checkpoint-every", "20", "--val-split", "test"]) != 0:
         return 1
     done(t)
 

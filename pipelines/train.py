@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import shutil
 import sys
 import time
 from pathlib import Path
 
-log = logging.getLogger(__name__)
 
 RAY_RUN_NAME = "ray"  # RUN_DIR/ray/ holds Ray Train's checkpoints and state
 
@@ -52,11 +50,13 @@ def train_loop_per_worker(config: dict) -> None:
     total, per_epoch = config["total_steps"], config["steps_per_epoch"]
 
     torch.manual_seed(cfg.seed)  # identical random parts on every rank and on every resume
+    # bf16 from the start on GPUs: a paper-size model never exists in fp32 on the host.
+    weights = {"llm_path": config["llm_path"], "encoder_weights": config["encoder_weights"],
+               "dtype": torch.bfloat16 if cfg.bf16 else None}
     if config["init"]:
-        model = SeagullModel.from_pretrained(config["init"])
+        model = SeagullModel.from_pretrained(config["init"], **weights)
     else:
-        model = SeagullModel.from_preset(cfg.preset, llm_path=config["llm_path"],
-                                         encoder_weights=config["encoder_weights"])
+        model = SeagullModel.from_preset(cfg.preset, **weights)
     model.train()
     engine = eng.build_engine(model, cfg, total)
 
@@ -67,8 +67,8 @@ def train_loop_per_worker(config: dict) -> None:
             state = eng.load_state(engine, Path(folder) / "state")
         step, epoch, micro_done = state["step"], state["epoch"], state["micro_in_epoch"]
         if rank == 0:
-            log.info("resumed from step %d (epoch %d, %d micro-batches in)", step, epoch,
-                     micro_done)
+            print(f"resumed from step {step} (epoch {epoch}, {micro_done} micro-batches in)",
+                  flush=True)
     resumed_from = step  # 0 for a fresh run; the checkpoint's step after a restart or rerun
     metrics_log = MetricsLog(config["run_dir"], resume_step=step) if rank == 0 else None
     validation = (load_validation(config["data"], cfg.val_split, cfg.val_max_regions)
@@ -96,7 +96,7 @@ def train_loop_per_worker(config: dict) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             eng.save_state(engine, Path(tmp) / "state", state)
             eng.export_model(engine, Path(tmp) / "model", rank)
-            ray.train.report({**metrics, **state},
+            ray.train.report({**state, **metrics},
                              checkpoint=ray.train.Checkpoint.from_directory(tmp))
 
     shard = ray.train.get_dataset_shard("train")
@@ -225,6 +225,10 @@ def launch(args: argparse.Namespace) -> dict:
     num_examples = count_examples(args.data, "train", args.stage)
     per_epoch = cfg.steps_per_epoch(num_examples)
     total = cfg.total_steps(num_examples)
+    done = _finished(run_dir, total)
+    if done is not None:
+        print(f"{run_dir} already holds a finished run of {total} steps", flush=True)
+        return done
     run_dir.mkdir(parents=True, exist_ok=True)
     settings = {"train": cfg.to_dict(), "data": str(args.data), "init": args.init,
                 "examples_per_epoch": num_examples, "steps_per_epoch": per_epoch,
@@ -266,6 +270,15 @@ def launch(args: argparse.Namespace) -> dict:
                        best_val_srocc=metrics.get("val_srocc"))
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _finished(run_dir: Path, total_steps: int) -> dict | None:
+    """The summary of a run in ``run_dir`` that already reached ``total_steps``, else None."""
+    path = run_dir / "summary.json"
+    if not (path.is_file() and (run_dir / "model").is_dir()):
+        return None
+    summary = json.loads(path.read_text())
+    return summary if summary.get("steps") == total_steps else None
 
 
 def _copy_model(checkpoint, target: Path) -> None:

@@ -7,6 +7,7 @@ worker-failure tests run their own, and really kill a driver or a worker process
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -73,6 +74,15 @@ def test_stage1_loss_falls_and_logs_every_step(stage1_run):
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_rerunning_a_finished_run_trains_nothing(stage1_run, rois_dataset):
+    out, summary = stage1_run
+    before = (out / "metrics.csv").read_text()
+    again = _train(rois_dataset, out, "--stage", "1", "--max-steps", "12",
+                   "--checkpoint-every", "6", "--val-split", "test", "--val-max-regions", "6")
+    assert again == json.loads((out / "summary.json").read_text())
+    assert again["steps"] == 12 and (out / "metrics.csv").read_text() == before
+
+
 def test_exported_model_equals_the_last_training_state(stage1_run, rois_dataset):
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
@@ -104,9 +114,11 @@ def test_stage2_starts_from_stage1_weights(stage1_run, rois_dataset, tmp_path):
 
     out1, _ = stage1_run
     stage1 = SeagullModel.from_pretrained(out1 / "model")
-    # A vanishing learning rate: what stage 2 exports is what it started from.
+    # A vanishing learning rate: what stage 2 exports is what it started from. ZeRO-3 here,
+    # so that partitioned parameters are loaded, trained, gathered and exported once too.
     summary = _train(rois_dataset, tmp_path, "--stage", "2", "--init", str(out1 / "model"),
-                     "--max-steps", "2", "--lr", "1e-12", "--checkpoint-every", "2")
+                     "--max-steps", "2", "--lr", "1e-12", "--checkpoint-every", "2",
+                     "--zero", "3")
     assert summary["steps"] == 2
     stage2 = SeagullModel.from_pretrained(tmp_path / "model")
     s1, s2 = _trainables(stage1), _trainables(stage2)

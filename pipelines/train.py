@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-
 RAY_RUN_NAME = "ray"  # RUN_DIR/ray/ holds Ray Train's checkpoints and state
 
 
@@ -31,17 +30,16 @@ def train_loop_per_worker(config: dict) -> None:
     """What each Ray Train worker runs; ``config`` is plain data (see ``launch``)."""
     import tempfile
 
+    import ray.train
     import torch
     import torch.distributed as dist
 
-    import ray.train
     from seagull.model import SeagullModel, build_batch
     from seagull.train import engine as eng
     from seagull.train.config import TrainConfig
     from seagull.train.examples import to_sample
     from seagull.train.metrics_log import MetricsLog
-    from seagull.train.validation import (load_validation, predict_quality,
-                                          validation_metrics)
+    from seagull.train.validation import load_validation, predict_quality, validation_metrics
 
     cfg = TrainConfig(**config["train"])
     torch.set_num_threads(config["threads"])

@@ -18,7 +18,10 @@ import zlib
 from collections.abc import Mapping
 
 from seagull.labels.instructions import (
-    Instruction, available_tasks, fixed_instructions, sample_instruction,
+    Instruction,
+    available_tasks,
+    fixed_instructions,
+    sample_instruction,
 )
 
 # Fields of a region record (all plain Arrow types; question/answer are empty in stage 1).

@@ -75,7 +75,7 @@ def test_stage1_loss_falls_and_logs_every_step(stage1_run):
 
 
 def test_rerunning_a_finished_run_trains_nothing(stage1_run, rois_dataset):
-    out, summary = stage1_run
+    out, _ = stage1_run
     before = (out / "metrics.csv").read_text()
     again = _train(rois_dataset, out, "--stage", "1", "--max-steps", "12",
                    "--checkpoint-every", "6", "--val-split", "test", "--val-max-regions", "6")

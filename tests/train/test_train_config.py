@@ -1,5 +1,6 @@
 """Training settings from presets, the batch split, the schedule and the DeepSpeed config."""
 
+import itertools
 import math
 
 import pytest
@@ -65,7 +66,7 @@ def test_cosine_with_warmup():
     assert cosine_with_warmup(100, total, warm) == pytest.approx(0.0, abs=1e-12)
     assert cosine_with_warmup(150, total, warm) == pytest.approx(0.0, abs=1e-12)
     values = [cosine_with_warmup(s, total, warm) for s in range(warm, total)]
-    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(values))
     assert cosine_with_warmup(3, 20, 0) == pytest.approx(0.5 * (1 + math.cos(math.pi * 3 / 20)))
 
 

@@ -7,7 +7,11 @@ import pyarrow.parquet as pq
 
 from seagull.labels.instructions import fixed_instructions
 from seagull.train.examples import (
-    count_examples, instruction_for, records_for_stage, region_labels, to_sample,
+    count_examples,
+    instruction_for,
+    records_for_stage,
+    region_labels,
+    to_sample,
 )
 
 

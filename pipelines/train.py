@@ -167,6 +167,8 @@ def training_stream(data: str, stage: int, seed: int):
     from seagull.train.examples import RECORD_FIELDS, records_for_stage
 
     layout = DatasetLayout.open(data)
+    # The per-step progress line is the console's; Ray Data's bars would bury it.
+    ray.data.DataContext.get_current().enable_progress_bars = False
 
     def records(row: dict) -> list[dict]:
         if row["split"] != "train":
@@ -206,7 +208,8 @@ def launch(args: argparse.Namespace) -> dict:
         model_config = get_preset(args.preset)
 
     if not ray.is_initialized():
-        ray.init(address=args.address, num_cpus=args.num_cpus, log_to_driver=False,
+        # Workers' output reaches the console: rank 0 prints one progress line per step.
+        ray.init(address=args.address, num_cpus=args.num_cpus, log_to_driver=True,
                  configure_logging=False)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     use_gpu = gpus > 0 and not args.cpu

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     out = Path(args.out)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    total = 3
+    total = 7
     t0 = time.monotonic()
 
     t = step(1, total, "checking the installation (seagull doctor)")
@@ -52,19 +52,64 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     done(t)
 
-    # Training reads a dataset in the rois schema; until the factory's sample dataset is part
-    # of this job, a synthetic one of the same schema stands in (seagull.train.synthetic).
-    from seagull.train.synthetic import write_rois_dataset
-
-    t = step(3, total, f"training the tiny model for a few minutes in {out / 'train'}")
-    data = write_rois_dataset(out / "train-data", n_images=24, test_images=4)
-    if seagull(["train", "--stage", "1", "--data", data, "--out", str(out / "train"),
-                "--max-steps", "40", "--checkpoint-every", "20", "--val-split", "test"]) != 0:
+    t = step(3, total, "rendering one sample: the reference and 6 distortions x 20 levels, "
+                       "with a contact sheet")
+    renders = out / "renders" / "chelsea"
+    if seagull(["render", str(out / "samples" / "chelsea.dng"), "--out", str(renders),
+                "--contact-sheet"]) != 0:
         return 1
+    print(f"    contact sheet: {renders / 'contact_sheet.png'}")
+    done(t)
+
+    t = step(4, total, "building a scaled-down Seagull-100w from the samples on a local Ray "
+                       f"(seagull build-100w) into {out / 'seagull-100w'}")
+    if seagull(["build-100w", "--raw-dir", str(out / "samples"), "--out",
+                str(out / "seagull-100w"), "--types", "noise,blur,compression", "--levels",
+                "0,10,19", "--long-side", "256", "--points", "16", "--max-sources", "3"]) != 0:
+        return 1
+    done(t)
+
+    t = step(5, total, "dataset report and region overlays (seagull inspect)")
+    if seagull(["inspect", str(out / "seagull-100w"), "--overlays",
+                str(out / "seagull-100w-overlays")]) != 0:
+        return 1
+    done(t)
+
+    t = step(6, total, "training the tiny model for a few minutes on that dataset "
+                       f"(seagull train) into {out / 'train'}")
+    if seagull(["train", "--stage", "1", "--data", str(out / "seagull-100w"), "--out",
+                str(out / "train"), "--max-steps", "40", "--checkpoint-every", "20"]) != 0:
+        return 1
+    done(t)
+
+    # The last step: whatever the steps above trained is served and answers a click.
+    t = step(7, total, "serving the model on Ray Serve and answering one click over HTTP")
+    serve_one_click(out)
     done(t)
 
     print(f"\nmain job finished in {time.monotonic() - t0:.0f} s; results under {out}/")
     return 0
+
+
+def serve_one_click(out: Path) -> None:
+    """Serve the model trained under ``out`` (else a fresh tiny one), click once, print it."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    from serve.local import answer_one_click
+    from serve.models import default_model_dir
+
+    model_dir = default_model_dir(out)
+    photo = np.asarray(Image.fromarray(data.astronaut()).resize((256, 256)))
+    answer = answer_one_click(photo, (118.0, 60.0),
+                              model_dir=str(model_dir) if model_dir else None)
+    print(f"    model {answer['model']['name']} {answer['model']['version']} "
+          f"({answer['model']['source']}), segmenter {answer['model']['segmenter']['name']}")
+    print(f"    click at (118, 60): quality {answer['quality']['level']} "
+          f"({answer['quality']['score']:.3f}), importance {answer['importance']['level']} "
+          f"({answer['importance']['score']:.3f}), distortions "
+          f"{[d['type'] for d in answer['distortions']] or 'none'}")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,13 @@ def ingest(ratings_path: str, out: str, test_fraction: float = 0.2, seed: int = 
 
     from seagull.data.ingest_3k import DATASET_3K, FORMAT_VERSION, build_rows
     from seagull.data.schema import to_table
-    from seagull.data.store import (DatasetLayout, check_rerun, new_manifest, producer,
-                                    write_table_atomic)
+    from seagull.data.store import (
+        DatasetLayout,
+        check_rerun,
+        new_manifest,
+        producer,
+        write_table_atomic,
+    )
     from seagull.labels.aggregate import read_ratings
     from seagull.weights import file_sha256
 

@@ -176,7 +176,8 @@ def training_stream(data: str, stage: int, seed: int):
         return records_for_stage(row, stage, seed)
 
     ds = ray.data.read_parquet(layout.shards("rois"), filesystem=layout.fs,
-                               columns=["image_id", "split", "encoded", "regions"])
+                               columns=["image_id", "split", "distortion", "level", "encoded",
+                                        "regions"])
     ds = ds.randomize_block_order(seed=seed).flat_map(records)
     return ds.select_columns(list(RECORD_FIELDS))
 

@@ -1,0 +1,12 @@
+"""Online region assessment on Ray Serve: SAM (or the classical fallback) → Seagull.
+
+- ``serve.app``: the application — an HTTP ingress (FastAPI), an ``ImageStore``, a
+  ``Segmenter`` and an ``Assessor`` deployment composed with deployment handles;
+  ``serve.app:build_app`` is the application builder that ``serve run`` / ``serve deploy`` name.
+- ``serve/config.yaml``: the production configuration; ``serve.local`` turns it into local
+  deployment options for a small machine (fractional CPUs, no GPUs, one replica each).
+- ``serve/static/``: the click-to-assess page served at ``/`` (static HTML/JS, no build step).
+
+Everything that touches pixels or tensors is ``seagull``'s; this package parses requests,
+caches per image, batches, and maps errors to HTTP answers.
+"""

@@ -35,7 +35,7 @@ def sample_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_raw(sample_dir) -> Path:
-    """The smallest sample RAW (chelsea, 671×447 = 0.3 MP, odd width) for tests that need one."""
+    """The smallest sample RAW (chelsea, 671×446 = 0.3 MP, odd width) for tests that need one."""
     return sample_dir / "chelsea.dng"
 
 

@@ -177,8 +177,13 @@ def _json_params(params: dict) -> str:
 def _variants(row: dict, params: FactoryParams, comps: Components) -> Iterator:
     from seagull.data.sources import read_source_bytes
 
-    data = read_source_bytes(row["source"])
-    return iter(comps.render_variants(io.BytesIO(data), types=params.types, levels=params.levels,
+    location = row["source"]
+    if "://" in location:  # remote: bytes in memory, named so errors still say which file
+        source = io.BytesIO(read_source_bytes(location))
+        source.name = location
+    else:
+        source = location
+    return iter(comps.render_variants(source, types=params.types, levels=params.levels,
                                       long_side=params.long_side,
                                       seed=_render_seed(params, row["source_id"])))
 

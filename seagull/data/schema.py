@@ -110,10 +110,21 @@ def to_table(rows: list[dict], table: str) -> pa.Table:
     field), instead of pyarrow's long message.
     """
     schema = SCHEMAS[table]
+    names = set(schema.names)
+    for i, row in enumerate(rows):
+        missing = names - row.keys()
+        if missing:
+            raise DatasetError(f"{table} rows do not fit the schema: row {i} lacks "
+                               f"{sorted(missing)}")
     try:
-        return pa.Table.from_pylist(rows, schema=schema)
+        result = pa.Table.from_pylist(rows, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, TypeError) as exc:
         raise DatasetError(f"{table} rows do not fit the schema: {exc}") from None
+    # pyarrow does not enforce nullable=False; the top-level columns are checked here.
+    nulls = [f.name for f in schema if not f.nullable and result.column(f.name).null_count]
+    if nulls:
+        raise DatasetError(f"{table} rows do not fit the schema: null in {nulls}")
+    return result
 
 
 def check_schema(schema: pa.Schema, table: str, where: str) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -170,11 +171,20 @@ class DatasetLayout:
         else:
             for table in ("images", "rois"):  # rois last: its shard marks the source done
                 parts = [read_table(self.fs, p) for p in self.staged(source_id, table)]
-                parts = [p.cast(SCHEMAS[table]) for p in parts]
                 if not parts:
                     parts = [SCHEMAS[table].empty_table()]
-                write_table_atomic(self.fs, self.shard_path(table, source_id), parts)
                 counts[table] = sum(p.num_rows for p in parts)
+                if table == "rois":
+                    counts["regions"] = sum(
+                        int(pc.sum(pc.list_value_length(p.column("regions"))).as_py() or 0)
+                        for p in parts)
+                # The footer carries the counts, so a manifest is summed without reading rows.
+                schema = SCHEMAS[table].with_metadata(
+                    {**SCHEMAS[table].metadata, **{f"seagull.count.{k}".encode(): str(v).encode()
+                                                   for k, v in counts.items() if k == table
+                                                   or k == "regions"}})
+                parts = [p.cast(schema) for p in parts]
+                write_table_atomic(self.fs, self.shard_path(table, source_id), parts)
         self.drop_staging(source_id)
         return counts
 
@@ -191,6 +201,18 @@ class DatasetLayout:
         self.drop_staging()
         if self.fs.get_file_info(self.manifest_path).type == pafs.FileType.File:
             self.fs.delete_file(self.manifest_path)
+
+    def shard_counts(self, table: str) -> dict[str, int]:
+        """Rows (and, for ``rois``, regions) over the complete shards of ``table``, summed from
+        the Parquet footers (no row is read)."""
+        totals = {"rows": 0, "regions": 0}
+        for path in self.shards(table):
+            with self.fs.open_input_file(path) as fh:
+                meta = pq.read_metadata(fh)
+            totals["rows"] += meta.num_rows
+            kv = meta.metadata or {}
+            totals["regions"] += int(kv.get(b"seagull.count.regions", b"0"))
+        return totals
 
     # --- manifest ---
 

@@ -38,22 +38,25 @@ def region_labels(record: Mapping) -> dict:
 def region_records(row: Mapping) -> list[dict]:
     """A ``rois`` row (dict with the schema's fields) → one record per labelled region.
 
-    A region without a quality label cannot be asked anything in stage 1's sense and is left
-    out (Seagull-3k rows always have one; synthetic rows too).
+    The row is split by ``seagull.data.reader.samples_from_row`` (without decoding). A region
+    without a quality label cannot be asked anything and is left out (Seagull-3k and synthetic
+    rows always have one).
     """
+    from seagull.data.reader import samples_from_row
+
     out = []
-    for region in row["regions"]:
-        if region["quality"] is None:
+    for sample in samples_from_row(row, decode=False):
+        if sample.quality is None:
             continue
         distortions = [{"type": d["type"], "severity": float(d["severity"]),
-                        "level": d["level"]} for d in region["distortions"]]
-        counts = region["mask"]["counts"]
+                        "level": d["level"]} for d in sample.distortions]
+        counts = sample.rle["counts"]
         out.append({
-            "image_id": row["image_id"], "roi_id": region["roi_id"], "encoded": row["encoded"],
-            "mask_size": [int(v) for v in region["mask"]["size"]],
+            "image_id": sample.image_id, "roi_id": sample.roi_id, "encoded": sample.encoded,
+            "mask_size": [int(v) for v in sample.rle["size"]],
             "mask_counts": counts.decode() if isinstance(counts, bytes) else counts,
-            "quality": float(region["quality"]),
-            "importance": None if region["importance"] is None else float(region["importance"]),
+            "quality": float(sample.quality),
+            "importance": None if sample.importance is None else float(sample.importance),
             "distortions": json.dumps(distortions), "task": "", "question": "", "answer": "",
         })
     return out

@@ -30,7 +30,7 @@ def _decode(source) -> np.ndarray:
     try:
         with rawpy.imread(source) as raw:
             return raw.postprocess(use_camera_wb=True, half_size=True)
-    except Exception as exc:  # rawpy raises several unrelated types for bad files
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise RawDecodeError(f"not a readable RAW ({type(exc).__name__})") from None
 
 

@@ -1,0 +1,279 @@
+"""Seagull-100w on Ray Data: RAW → reference + distortions → regions → labels → Parquet.
+
+    python -m pipelines.build_100w --raw-dir URI --out URI [options]    (or: seagull build-100w)
+
+The recipe, in order (every stage is a function of ``seagull.data.factory``):
+
+    sources ─ render_reference (tasks) ─ SegmentStage (actor pool) ─ render_distorted (tasks)
+            ─ LabelStage (actor pool; stages each part's rows) ─ driver: finalise complete sources
+
+Stages stream: a source's parts are labelled while later sources are still rendering. The
+segmenter and the labeller load their models once per actor. Actors ask for fractional CPUs by
+default: on a 2-CPU machine a pool that reserves every CPU starves the tasks that feed it and
+the pipeline never finishes (PROBES.md).
+
+Resume: a source is done when its ``rois`` (or ``errors``) shard exists; a rerun with the same
+parameters skips those and redoes the rest, so a killed run loses nothing and writes nothing
+twice. A rerun with other parameters is refused unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Per-stage resources. Fractions of a CPU are allowed (and needed on small machines)."""
+
+    render_cpus: float = 0.5
+    render_memory_mb: int = 512
+    segment_actors: int = 1
+    segment_cpus: float = 0.5
+    segment_gpus: float = 0.0
+    label_actors: int = 1
+    label_cpus: float = 0.5
+    label_gpus: float = 0.0
+    finalise_cpus: float = 0.1
+
+
+def _producers(existing: dict | None, isp_version: str) -> dict:
+    from seagull.data.store import producer
+
+    producers = dict((existing or {}).get("producers", {}))
+    producers["isp"] = producer("seagull.isp", isp_version, None) | {"weights": "none"}
+    return producers
+
+
+def _finalise(out: str, source_id: str, error_row: dict | None) -> dict:
+    from seagull.data.store import DatasetLayout
+
+    return DatasetLayout.open(out).finalise_source(source_id, error_row)
+
+
+def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
+          address: str | None = None, overwrite: bool = False,
+          resources: Resources = Resources(), components=None, progress: bool = True) -> dict:
+    """Build (or resume) the dataset at ``out`` from the sources named by ``raw``.
+
+    ``params`` is a ``seagull.data.factory.FactoryParams``; ``components`` replaces the real
+    ISP/segmenter/labeller (tests only). Returns the manifest written.
+    """
+    import ray
+
+    from seagull.data.factory import DATASET_100W, Components, FactoryParams
+    from seagull.data.sources import discover_sources
+    from seagull.data.store import DatasetLayout, check_rerun, new_manifest
+
+    params = params or FactoryParams()
+    good, bad = discover_sources(raw, max_sources)  # bad input fails before anything loads
+    comps = (components or Components()).resolved()  # the real modules unless a test says
+    layout = DatasetLayout.open(out)
+    run_params = params.as_dict(comps.isp_version)
+    existing = layout.read_manifest()
+    check_rerun(existing, DATASET_100W, run_params, out, overwrite)
+    if overwrite:
+        layout.drop_all()
+        existing = None
+
+    done = layout.completed_sources()
+    for b in bad:
+        if b.source_id not in done:
+            layout.finalise_source(b.source_id, b.row())
+    todo = [s for s in good if s.source_id not in done]
+    layout.drop_staging()  # parts of sources a killed run left unfinished: redone below
+    log.info("%d sources (%d bad at discovery); %d already written, %d to build",
+             len(good) + len(bad), len(bad), len(good) - len(todo), len(todo))
+
+    manifest = new_manifest(DATASET_100W, run_params, _producers(existing, comps.isp_version))
+    manifest["source"] = raw
+    manifest["resources"] = asdict(resources)
+    layout.write_manifest(manifest)
+
+    if todo:
+        if not ray.is_initialized():
+            ray.init(address=address, configure_logging=False, log_to_driver=False)
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = progress
+        _run(layout, todo, params, comps, resources, manifest, existing, progress)
+
+    counts = {t: layout.shard_counts(t) for t in ("images", "rois", "errors")}
+    manifest["counts"] = {
+        "sources": len(good) + len(bad), "sources_bad": counts["errors"]["rows"],
+        "images": counts["images"]["rows"], "rois": counts["rois"]["rows"],
+        "regions": counts["rois"]["regions"], "errors": counts["errors"]["rows"],
+    }
+    manifest["status"] = "complete"
+    layout.write_manifest(manifest)
+    return manifest
+
+
+def _run(layout, todo, params, comps, resources: Resources, manifest, existing, progress) -> None:
+    import json
+
+    import ray
+    from ray.data import ActorPoolStrategy
+
+    from seagull.data.factory import (
+        LabelStage,
+        SegmentStage,
+        render_distorted,
+        render_reference,
+        source_row,
+    )
+    from seagull.data.store import check_producers
+
+    items = [source_row(s.location, s.source_id, params) for s in todo]
+    # Render tasks reserve memory: they hold a decoded RAW and every render of a source. The
+    # reservation also differs from the actors' resources, which keeps Ray Data from fusing the
+    # render stages into the actor stages after them (it fuses stages whose resources match):
+    # fused, the renders would run inside the segmentation/labelling actors, one at a time.
+    render_args = {"num_cpus": resources.render_cpus,
+                   "memory": resources.render_memory_mb * 2**20}
+    ds = ray.data.from_items(items, override_num_blocks=len(items))
+    ds = ds.map(render_reference, fn_kwargs={"params": params, "comps": comps}, **render_args)
+    ds = ds.map(SegmentStage, fn_constructor_kwargs={"params": params, "comps": comps},
+                compute=ActorPoolStrategy(size=resources.segment_actors),
+                num_cpus=resources.segment_cpus, num_gpus=resources.segment_gpus)
+    ds = ds.flat_map(render_distorted, fn_kwargs={"params": params, "comps": comps},
+                     **render_args)
+    ds = ds.map(LabelStage, fn_constructor_kwargs={"out_uri": layout.uri, "comps": comps},
+                compute=ActorPoolStrategy(size=resources.label_actors),
+                num_cpus=resources.label_cpus, num_gpus=resources.label_gpus)
+
+    finalise = ray.remote(num_cpus=resources.finalise_cpus)(_finalise)
+    statuses: dict[str, list[dict]] = defaultdict(list)
+    pending = []
+    bar = _progress(len(todo), progress)
+    started = time.monotonic()
+    seen_producers = False
+    for status in ds.iter_rows():
+        sid = status["source_id"]
+        if status["segmenter"] and not seen_producers:
+            # The actors report which segmenter and labeller they loaded; rows of other
+            # components must not join an existing dataset.
+            producers = {"segmenter": json.loads(status["segmenter"]),
+                         "labeller": json.loads(status["labeller"])}
+            check_producers(existing, producers, layout.uri)
+            manifest["producers"].update(producers)
+            layout.write_manifest(manifest)
+            seen_producers = True
+        statuses[sid].append(status)
+        if len(statuses[sid]) < status["n_parts"]:
+            continue
+        errors = [s for s in statuses.pop(sid) if s["status"] == "error"]
+        error_row = None if not errors else {k: errors[0][k] for k in
+                                             ("source", "source_id", "stage", "error", "message")}
+        pending.append(finalise.remote(layout.uri, sid, error_row))
+        bar(sid, error_row)
+    ray.get(pending)
+    log.info("built %d sources in %.1f s", len(todo), time.monotonic() - started)
+
+
+def _progress(total: int, enabled: bool):
+    """A per-source progress line on stderr (Ray Data shows the per-stage bars)."""
+    count = {"done": 0, "bad": 0}
+
+    def update(source_id: str, error_row: dict | None) -> None:
+        count["done"] += 1
+        if error_row:
+            count["bad"] += 1
+            log.warning("bad source %s: %s (%s)", error_row["source"], error_row["message"],
+                        error_row["stage"])
+        if enabled:
+            print(f"[build-100w] sources {count['done']}/{total} ({count['bad']} bad)",
+                  file=sys.stderr, flush=True)
+    return update
+
+
+# --- command line (shared with ``seagull build-100w``) ---
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from seagull.cli._args import int_list, positive_int, seed, str_list
+
+    p.add_argument("--raw-dir", required=True, metavar="URI",
+                   help="RAW sources: a folder (recursive), a glob, a list file (.txt), or a "
+                        "pyarrow filesystem URI (s3://, gs://)")
+    p.add_argument("--out", required=True, metavar="URI", help="dataset folder or URI")
+    p.add_argument("--types", type=str_list, default=None,
+                   help="comma list of distortion types (default: all six)")
+    p.add_argument("--levels", type=int_list, default=None,
+                   help="comma list of levels 0…19 (default: all 20)")
+    p.add_argument("--long-side", type=positive_int, default=1024,
+                   help="resize every render to this long side in pixels (default 1024)")
+    p.add_argument("--max-sources", type=positive_int, default=None,
+                   help="use only the first N sources (sorted by location)")
+    p.add_argument("--points", type=positive_int, default=32,
+                   help="random point prompts per reference for component regions (default 32)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of noise, points and split")
+    p.add_argument("--test-fraction", type=float, default=0.05,
+                   help="share of sources in the test split (default 0.05)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--segment-actors", type=positive_int, default=1)
+    p.add_argument("--label-actors", type=positive_int, default=1)
+    p.add_argument("--cpus-per-actor", type=float, default=0.5,
+                   help="CPUs each segmentation/labelling actor reserves (fractions allowed)")
+    p.add_argument("--gpus-per-actor", type=float, default=0.0,
+                   help="GPUs each segmentation/labelling actor reserves (fractions allowed)")
+    p.add_argument("--render-cpus", type=float, default=0.5, help="CPUs per render task")
+    p.add_argument("--overwrite", action="store_true",
+                   help="rebuild from scratch when OUT was built with other parameters")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run_args(args: argparse.Namespace) -> dict:
+    from seagull.data.factory import FactoryParams
+    from seagull.errors import InvalidArgumentError
+
+    for name in ("cpus_per_actor", "render_cpus"):
+        if not getattr(args, name) > 0:
+            raise InvalidArgumentError(f"--{name.replace('_', '-')} must be positive")
+    if args.gpus_per_actor < 0:
+        raise InvalidArgumentError("--gpus-per-actor must not be negative")
+    params = FactoryParams(types=tuple(args.types) if args.types else None,
+                           levels=tuple(args.levels) if args.levels else None,
+                           long_side=args.long_side, points=args.points, seed=args.seed,
+                           test_fraction=args.test_fraction)
+    resources = Resources(render_cpus=args.render_cpus, segment_actors=args.segment_actors,
+                          segment_cpus=args.cpus_per_actor, segment_gpus=args.gpus_per_actor,
+                          label_actors=args.label_actors, label_cpus=args.cpus_per_actor,
+                          label_gpus=args.gpus_per_actor)
+    return build(args.raw_dir, args.out, params, max_sources=args.max_sources,
+                 address=args.address, overwrite=args.overwrite, resources=resources,
+                 progress=not args.no_progress)
+
+
+def summary(manifest: dict, out: str) -> str:
+    c = manifest["counts"]
+    return (f"wrote {c['images']} images, {c['rois']} rois rows with {c['regions']} regions, "
+            f"{c['errors']} bad sources to {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from seagull.cli import setup_logging
+    from seagull.errors import SeagullError
+
+    parser = argparse.ArgumentParser(prog="python -m pipelines.build_100w", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    setup_logging()
+    try:
+        manifest = run_args(args)
+    except SeagullError as exc:
+        print(f"build_100w: error: {exc}", file=sys.stderr)
+        return 2
+    print(summary(manifest, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

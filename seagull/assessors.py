@@ -1,0 +1,85 @@
+"""Load a saved model folder as an assessor for the evaluation harness (``seagull.evaluation``).
+
+Two kinds of folder are recognised by the file that marks them:
+
+- ``seagull_config.json``: a Seagull model (``SeagullModel.save_pretrained``), assessed with
+  ``SeagullPredictor`` (the image encoded once, every region of it in one call);
+- ``crop_baseline.json``: the crop-based CNN baseline (``seagull.baselines.crop_cnn``).
+
+``use_global`` / ``use_local`` switch the Mask-based Feature Extractor's global or local tokens
+off *at inference* (the token's embedding becomes zeros), on top of whatever the saved config
+says; a model trained without them already has them off in its config (the paper's ablation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from seagull.errors import ConfigError, WeightsNotFoundError
+
+
+class SeagullAssessor:
+    """``SeagullPredictor`` behind the harness's ``assess_regions`` interface."""
+
+    TASKS = ("quality", "importance", "distortion")
+
+    def __init__(self, model):
+        from seagull.model import SeagullPredictor
+
+        self.model = model
+        self.predictor = SeagullPredictor(model)
+
+    def assess_regions(self, image: np.ndarray, masks: Sequence[np.ndarray]) -> list[dict]:
+        if not masks:
+            return []
+        self.predictor.set_image(image)
+        return self.predictor.assess(list(masks), tasks=self.TASKS)
+
+
+def model_kind(model_dir: str | Path) -> str:
+    """``"seagull"`` or ``"crop_baseline"``, from the folder's marker file."""
+    from seagull.baselines.crop_cnn import CONFIG_FILE as CROP_FILE
+    from seagull.model.seagull_model import CONFIG_FILE as SEAGULL_FILE
+
+    d = Path(model_dir)
+    if (d / SEAGULL_FILE).is_file():
+        return "seagull"
+    if (d / CROP_FILE).is_file():
+        return "crop_baseline"
+    if (d / "model" / SEAGULL_FILE).is_file():
+        return "seagull"  # a training run's folder: RUN_DIR/model/
+    raise WeightsNotFoundError(f"model {d}: neither {SEAGULL_FILE} (Seagull) nor {CROP_FILE} "
+                               "(crop baseline) found")
+
+
+def load_assessor(model_dir: str | Path, *, use_global: bool | None = None,
+                  use_local: bool | None = None, threads: int | None = None):
+    """The assessor saved in ``model_dir`` (or ``model_dir/model``), in eval mode on CPU."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    d = Path(model_dir)
+    kind = model_kind(d)
+    if kind == "crop_baseline":
+        if use_global is not None or use_local is not None:
+            raise ConfigError("the crop baseline has no global or local tokens to switch off")
+        from seagull.baselines.crop_cnn import CropBaseline
+
+        return CropBaseline.from_pretrained(d)
+    from seagull.model import SeagullModel
+    from seagull.model.seagull_model import CONFIG_FILE
+
+    if not (d / CONFIG_FILE).is_file():
+        d = d / "model"
+    model = SeagullModel.from_pretrained(d)
+    changes = {k: v for k, v in (("use_global", use_global), ("use_local", use_local))
+               if v is not None}
+    if changes:
+        model.config = model.config.replace(**changes)
+        model.mfe.use_global = model.config.use_global
+        model.mfe.use_local = model.config.use_local
+    return SeagullAssessor(model)

@@ -1,0 +1,1 @@
+"""Baselines evaluated through the same harness as Seagull (``seagull.evaluation``)."""

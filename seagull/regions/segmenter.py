@@ -1,0 +1,339 @@
+"""Segmenters: SAM with object boxes from a detector, or the weight-free classical fallback.
+
+Both follow the ``SamPredictor`` pattern: ``set_image`` does the expensive per-image work once
+(SAM's image embedding; the classical label maps), then ``predict`` answers any number of point
+and box prompts, and ``propose`` returns the filtered object- and component-level regions.
+Coordinates are pixels of the image given to ``set_image``: points ``(x, y)``, boxes
+``(x0, y0, x1, y1)`` with x1 > x0 and y1 > y0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+
+from seagull.errors import InvalidInputError
+from seagull.regions.filtering import DEDUP_IOU, MIN_REGION_AREA, filter_regions
+
+log = logging.getLogger(__name__)
+
+SEGMENTER_VERSION = "1"
+
+
+def check_image(image) -> np.ndarray:
+    """An H×W×3 uint8 RGB image, or ``InvalidInputError``."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise InvalidInputError(f"image: expected an H×W×3 uint8 RGB array, got shape "
+                                f"{array.shape} and dtype {array.dtype}")
+    if array.shape[0] < 2 or array.shape[1] < 2:
+        raise InvalidInputError(f"image: size {array.shape[:2]} is too small")
+    return np.ascontiguousarray(array)
+
+
+def random_points(height: int, width: int, n_points: int, seed: int) -> np.ndarray:
+    """``n_points`` × 2 (x, y) pixel centres drawn uniformly (reproducible for a seed)."""
+    rng = np.random.default_rng(seed)
+    xs = rng.integers(0, width, size=n_points)
+    ys = rng.integers(0, height, size=n_points)
+    return np.stack([xs, ys], axis=1)
+
+
+class Segmenter:
+    """Common prompt checking and region proposal; subclasses segment.
+
+    Attributes: ``name`` (what segments), ``version``, ``weights_hash`` (sha256 of the weights,
+    or "fallback"), ``fallback`` (True when no weights are used).
+    """
+
+    name: str = "segmenter"
+    version: str = SEGMENTER_VERSION
+    weights_hash: str = "fallback"
+    fallback: bool = True
+
+    def __init__(self):
+        self._image: np.ndarray | None = None
+
+    # ---- per image -----------------------------------------------------------------------
+    def set_image(self, image) -> None:
+        """Do the per-image work once (H×W×3 uint8 RGB)."""
+        self._image = check_image(image)
+        self._set_image(self._image)
+
+    def _set_image(self, image: np.ndarray) -> None:
+        raise NotImplementedError
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        if self._image is None:
+            raise InvalidInputError("no image set: call set_image(image) first")
+        return self._image.shape[0], self._image.shape[1]
+
+    # ---- prompts ---------------------------------------------------------------------------
+    def predict(self, point=None, *, points=None, labels=None, box=None) -> np.ndarray:
+        """The mask (H×W bool) for a prompt: one ``point`` (x, y); or ``points`` with ``labels``
+        (1 foreground, 0 background); and/or a ``box`` (x0, y0, x1, y1). Pixel coordinates."""
+        h, w = self.image_size
+        coords, point_labels = self._check_points(point, points, labels, h, w)
+        box_array = self._check_box(box, h, w) if box is not None else None
+        if coords is None and box_array is None:
+            raise InvalidInputError("prompt: give a point, points with labels, or a box")
+        mask, _ = self._predict(coords, point_labels, box_array)
+        return mask
+
+    @staticmethod
+    def _check_points(point, points, labels, h, w):
+        if point is not None and points is not None:
+            raise InvalidInputError("prompt: give either point or points, not both")
+        if point is not None:
+            points, labels = [point], [1]
+        if points is None:
+            return None, None
+        coords = np.asarray(points, dtype=np.float64)
+        if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) == 0:
+            raise InvalidInputError(f"prompt: points must be a non-empty list of (x, y), "
+                                    f"got shape {coords.shape}")
+        if labels is None:
+            labels = [1] * len(coords)
+        label_array = np.asarray(labels, dtype=np.int64)
+        if label_array.shape != (len(coords),) or not np.isin(label_array, (0, 1)).all():
+            raise InvalidInputError("prompt: labels must be one 0 or 1 per point")
+        if not label_array.any():
+            raise InvalidInputError("prompt: at least one point must be foreground (label 1)")
+        if not np.isfinite(coords).all():
+            raise InvalidInputError("prompt: point coordinates must be finite")
+        outside = (coords[:, 0] < 0) | (coords[:, 0] >= w) | (coords[:, 1] < 0) | (coords[:, 1] >= h)
+        if outside.any():
+            x, y = coords[np.flatnonzero(outside)[0]]
+            raise InvalidInputError(f"prompt: point ({x:g}, {y:g}) is outside the "
+                                    f"{w}×{h} image")
+        return coords, label_array
+
+    @staticmethod
+    def _check_box(box, h, w) -> np.ndarray:
+        array = np.asarray(box, dtype=np.float64)
+        if array.shape != (4,) or not np.isfinite(array).all():
+            raise InvalidInputError(f"prompt: box must be (x0, y0, x1, y1), got {box!r}")
+        x0, y0, x1, y1 = array
+        if x1 <= x0 or y1 <= y0:
+            raise InvalidInputError(f"prompt: box {tuple(array)} has no area (need x1 > x0, y1 > y0)")
+        if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+            raise InvalidInputError(f"prompt: box {tuple(array)} is outside the {w}×{h} image")
+        return np.array([max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)])
+
+    def _predict(self, coords, labels, box) -> tuple[np.ndarray, float]:
+        """(H×W bool mask, score) for validated prompts."""
+        raise NotImplementedError
+
+    # ---- proposals -------------------------------------------------------------------------
+    def propose(self, image, n_points: int = 32, seed: int = 0, *,
+                min_area: int = MIN_REGION_AREA, iou_threshold: float = DEDUP_IOU) -> list:
+        """Object- and component-level regions of ``image`` (H×W×3 uint8), filtered.
+
+        Objects: the detector's boxes prompted into the segmenter. Components: the segmenter
+        prompted with ``n_points`` random points drawn with ``seed``. Regions under ``min_area``
+        pixels and near-duplicates (mask IoU > ``iou_threshold``) are dropped.
+        """
+        from seagull.regions import Region
+
+        if n_points < 0:
+            raise InvalidInputError(f"n_points must be ≥ 0, got {n_points}")
+        self.set_image(image)
+        h, w = self.image_size
+        regions = [Region(mask, "object", score) for mask, score in self._object_masks()]
+        for x, y in random_points(h, w, n_points, seed):
+            mask, score = self._component(int(x), int(y))
+            regions.append(Region(mask, "component", score))
+        return filter_regions(regions, min_area=min_area, iou_threshold=iou_threshold)
+
+    def _component(self, x: int, y: int) -> tuple[np.ndarray, float]:
+        """The component-level (mask, score) at pixel (x, y): a single foreground click."""
+        return self._predict(np.array([[x + 0.5, y + 0.5]]), np.array([1]), None)
+
+    def _object_masks(self):
+        """Object-level (mask, score) pairs of the current image."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """What to record in a manifest."""
+        return {"name": self.name, "version": self.version, "weights_hash": self.weights_hash,
+                "fallback": self.fallback}
+
+
+# ---- the classical fallback ----------------------------------------------------------------
+
+class ClassicalSegmenter(Segmenter):
+    """Weight-free segmentation: Felzenszwalb–Huttenlocher graph segments at two scales.
+
+    The fine scale gives component-level regions (the segment under each random point); the
+    coarse scale gives object-level regions (every coarse segment) and answers clicks. A point
+    prompt returns the coarse segment under it (segments under background points removed); a
+    box returns the coarse segments at least half inside it, clipped to the box. The label maps
+    are computed once per image at a working size of at most ``work_side`` pixels and scaled
+    back with nearest-neighbour sampling. An optional ``detector`` replaces the coarse segments
+    as the source of object regions (its boxes are prompted as above).
+    """
+
+    name = "classical-felzenszwalb"
+    fallback = True
+
+    def __init__(self, *, detector=None, work_side: int = 512,
+                 fine_scale: float = 100.0, coarse_scale: float = 800.0, sigma: float = 0.8):
+        super().__init__()
+        self.detector = detector
+        self.work_side = work_side
+        self.fine_scale, self.coarse_scale, self.sigma = fine_scale, coarse_scale, sigma
+        self.weights_hash = detector.weights_hash if detector is not None else "fallback"
+        if detector is not None:
+            self.name = f"{self.name}+{detector.name}"
+        self.fine = self.coarse = None
+
+    def _set_image(self, image: np.ndarray) -> None:
+        from skimage.segmentation import felzenszwalb
+        from skimage.transform import resize
+
+        h, w = image.shape[:2]
+        factor = min(1.0, self.work_side / max(h, w))
+        small = image
+        if factor < 1.0:
+            small = (resize(image, (max(2, round(h * factor)), max(2, round(w * factor))),
+                            anti_aliasing=True) * 255).astype(np.uint8)
+        area = small.shape[0] * small.shape[1]
+        # Minimum segment sizes scale with the working area so both scales mean the same at
+        # any resolution: fine ≈ 1/1000 of the image, coarse ≈ 1/80.
+        fine = felzenszwalb(small, scale=self.fine_scale, sigma=self.sigma,
+                            min_size=max(10, area // 1000))
+        coarse = felzenszwalb(small, scale=self.coarse_scale, sigma=self.sigma,
+                              min_size=max(20, area // 80))
+        if factor < 1.0:
+            rows = np.minimum((np.arange(h) + 0.5) * small.shape[0] / h, small.shape[0] - 1)
+            cols = np.minimum((np.arange(w) + 0.5) * small.shape[1] / w, small.shape[1] - 1)
+            rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+            fine, coarse = fine[rows][:, cols], coarse[rows][:, cols]
+        self.fine, self.coarse = fine, coarse
+
+    def _segments_in_box(self, labels: np.ndarray, box: np.ndarray) -> np.ndarray:
+        x0, y0, x1, y1 = (round(float(v)) for v in box)
+        inside = np.zeros(labels.shape, dtype=bool)
+        inside[y0:y1, x0:x1] = True
+        counts_all = np.bincount(labels.ravel())
+        counts_in = np.bincount(labels[inside], minlength=counts_all.size)
+        chosen = np.flatnonzero(counts_in * 2 >= counts_all)
+        return np.isin(labels, chosen) & inside
+
+    def _predict(self, coords, labels, box):
+        mask = np.zeros(self.coarse.shape, dtype=bool)
+        if box is not None:
+            mask = self._segments_in_box(self.coarse, box)
+            if not mask.any():
+                mask = self._segments_in_box(self.fine, box)
+            if not mask.any():  # a box smaller than every segment: the box itself
+                x0, y0, x1, y1 = (round(float(v)) for v in box)
+                mask[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)] = True
+        if coords is not None:
+            ids = self.coarse[coords[:, 1].astype(np.int64), coords[:, 0].astype(np.int64)]
+            mask |= np.isin(self.coarse, ids[labels == 1])
+            negative = ids[labels == 0]
+            if negative.size:
+                mask &= ~np.isin(self.coarse, negative)
+        return mask, 1.0
+
+    def _component(self, x: int, y: int):
+        # Components come from the fine scale, not from the click rule.
+        return self.fine == self.fine[y, x], 1.0
+
+    def _object_masks(self):
+        if self.detector is not None:
+            for box, score in self.detector.detect(self._image):
+                yield self._predict(None, None, np.asarray(box, dtype=np.float64))[0], score
+            return
+        for label in np.unique(self.coarse):
+            yield self.coarse == label, 1.0
+
+
+# ---- SAM --------------------------------------------------------------------------------------
+
+class SamSegmenter(Segmenter):
+    """SAM (segment-anything) from a local checkpoint, objects from a detector's boxes.
+
+    Without a detector, object boxes come from the coarse classical segmentation (the detector
+    component's fallback), each prompted into SAM.
+    """
+
+    fallback = False
+
+    def __init__(self, sam, variant: str, sam_hash: str, detector=None):
+        super().__init__()
+        from segment_anything import SamPredictor
+
+        self.predictor = SamPredictor(sam)
+        self.variant = variant
+        self.detector = detector
+        det_name = detector.name if detector is not None else "classical-boxes"
+        self.name = f"sam-{variant}+{det_name}"
+        if detector is not None and detector.weights_hash != "fallback":
+            combined = f"sam:{sam_hash};detector:{detector.weights_hash}"
+            self.weights_hash = hashlib.sha256(combined.encode()).hexdigest()
+        else:
+            self.weights_hash = sam_hash
+        self.sam_hash = sam_hash
+        self._boxes_fallback = ClassicalSegmenter() if detector is None else None
+
+    def _set_image(self, image: np.ndarray) -> None:
+        import torch
+
+        with torch.inference_mode():
+            self.predictor.set_image(image, image_format="RGB")
+        if self._boxes_fallback is not None:
+            self._boxes_fallback._image = image
+            self._boxes_fallback._set_image(image)
+
+    def _predict(self, coords, labels, box):
+        import torch
+
+        single_point = box is None and coords is not None and len(coords) == 1
+        with torch.inference_mode():
+            masks, scores, _ = self.predictor.predict(
+                point_coords=coords, point_labels=labels, box=box,
+                multimask_output=single_point)  # one ambiguous click: SAM's three candidates
+        best = int(np.argmax(scores))
+        return masks[best].astype(bool), float(scores[best])
+
+    def _object_masks(self):
+        if self.detector is not None:
+            boxes = self.detector.detect(self._image)
+        else:
+            boxes = [(_mask_box(m), 1.0) for m, _ in self._boxes_fallback._object_masks()]
+        for box, det_score in boxes:
+            mask, iou = self._predict(None, None, np.asarray(box, dtype=np.float64))
+            yield mask, iou * float(det_score)
+
+
+def _mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
+
+
+def build_segmenter(sam_checkpoint=None, detector_weights=None, *, strict: bool = False,
+                    device: str = "cpu") -> Segmenter:
+    """The segmenter for the configured weights.
+
+    ``sam_checkpoint`` / ``detector_weights``: local paths; when None, ``seagull.weights``
+    looks them up (environment, config, weights folder). Without SAM weights the classical
+    fallback runs (announced on the log); ``strict`` makes a missing weight an error.
+    """
+    from seagull import weights
+    from seagull.regions.detector import load_detector
+
+    sam_path = weights.resolve("sam", sam_checkpoint, strict=strict)
+    det_path = weights.resolve("detector", detector_weights, strict=strict)
+    detector = load_detector(det_path, device=device) if det_path is not None else None
+    if sam_path is None:
+        return ClassicalSegmenter(detector=detector)
+    from seagull.regions.sam import load_sam
+
+    sam, variant = load_sam(sam_path, device=device)
+    return SamSegmenter(sam, variant, weights.file_sha256(sam_path), detector=detector)

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seagull.errors import EmptyMaskError, InvalidInputError, MaskShapeError, WeightsNotFoundError
+from seagull.labels import build_labeller
+from seagull.labels.labeller import Labeller, masked_crop, to_tensor
+
+
+@pytest.fixture(scope="module")
+def labeller():
+    return build_labeller()
+
+
+@pytest.fixture(scope="module")
+def masks(photo):
+    h, w = photo.shape[:2]
+    central = np.zeros((h, w), bool)
+    central[40:120, 48:144] = True          # 7,680 px in the middle
+    corner = np.zeros((h, w), bool)
+    corner[:32, :36] = True                 # 1,152 px in a corner
+    return [central, corner]
+
+
+def test_fallback_is_announced_and_strict_refuses_it(caplog):
+    lab = build_labeller()
+    assert lab.name == "gmsd-rgb" and lab.weights_hash == "fallback" and lab.fallback
+    assert "using the fallback" in caplog.text
+    assert lab.describe()["unit_scale"].startswith("1 - gmsd")
+    with pytest.raises(WeightsNotFoundError):
+        build_labeller(strict=True)
+
+
+def test_an_undistorted_copy_is_clean_with_null_importance(labeller, photo, masks):
+    context = labeller.prepare(photo, masks)
+    labels = labeller.label(context, photo.copy(), "noise")
+    assert len(labels) == 2
+    for lab in labels:
+        assert lab["quality"] >= 0.92
+        assert lab["distortions"] == [] and lab["with_distortion"] is False
+        assert lab["importance"] is None
+        assert lab["importance_pair"] == [1.0, 1.0]
+
+
+def test_heavier_distortion_gives_lower_quality(labeller, photo, masks, blur):
+    context = labeller.prepare(photo, masks)
+    qualities = [labeller.label(context, blur(photo, r), "blur")[0]["quality"]
+                 for r in (0.7, 1.5, 3.0)]
+    assert qualities[0] > qualities[1] > qualities[2]
+    heavy = labeller.label(context, blur(photo, 3.0), "blur")[0]
+    assert heavy["with_distortion"] and heavy["distortions"][0]["type"] == "blur"
+    sev = heavy["distortions"][0]
+    assert sev["severity"] == heavy["quality"]
+    from seagull.labels.levels import level_word
+
+    assert sev["level"] == level_word("severity", heavy["quality"])
+
+
+def test_a_large_central_region_matters_more_than_a_small_corner(labeller, photo, masks, blur):
+    context = labeller.prepare(photo, masks)
+    central, corner = labeller.label(context, blur(photo, 2.0), "blur")
+    assert central["importance"] > corner["importance"]
+    assert 0.0 <= corner["importance"] <= 1.0 and 0.0 <= central["importance"] <= 1.0
+    # the stored pair gives the label back: share of the whole image's drop
+    s_dist, s_ref = central["image_pair"]
+    s_rep, s_ref2 = central["importance_pair"]
+    assert s_ref == s_ref2
+    assert central["importance"] == pytest.approx(min(1.0, (s_ref - s_rep) / (s_ref - s_dist)))
+
+
+def test_labels_equal_naive_per_region_pyiqa_calls(labeller, photo, masks):
+    import pyiqa
+    import torch
+
+    rng = np.random.default_rng(1)
+    noisy = np.clip(photo + rng.normal(0, 10, photo.shape), 0, 255).astype(np.uint8)
+    metric = pyiqa.create_metric("gmsd", test_y_channel=False, device="cpu")
+    unit = labeller.scorer.to_unit
+    ref, dist = to_tensor(photo), to_tensor(noisy)
+    labels = labeller.label(labeller.prepare(photo, masks), noisy, "noise")
+    for mask, lab in zip(masks, labels):
+        from seagull.regions.rle import mask_bbox
+
+        box = mask_bbox(mask)
+        quality = unit(float(metric(masked_crop(dist, mask, box), masked_crop(ref, mask, box))))
+        replaced = torch.where(torch.from_numpy(mask)[None, None], dist, ref).contiguous()
+        assert lab["quality"] == pytest.approx(quality, abs=1e-6)
+        assert lab["importance_pair"][0] == pytest.approx(unit(float(metric(replaced, ref))),
+                                                          abs=1e-6)
+
+
+def test_exact_and_window_importance_agree_for_gmsd(photo, masks, blur):
+    exact = Labeller(build_labeller().scorer, importance_method="exact")
+    window = build_labeller()
+    d = blur(photo, 1.5)
+    a = exact.label(exact.prepare(photo, masks), d, "blur")
+    b = window.label(window.prepare(photo, masks), d, "blur")
+    assert [x["importance"] for x in a] == pytest.approx([x["importance"] for x in b], abs=1e-6)
+
+
+def test_bad_inputs_are_typed_errors(labeller, photo, masks):
+    with pytest.raises(EmptyMaskError, match="mask 1"):
+        labeller.prepare(photo, [masks[0], np.zeros(photo.shape[:2], bool)])
+    with pytest.raises(MaskShapeError):
+        labeller.prepare(photo, [np.ones((10, 10), bool)])
+    context = labeller.prepare(photo, masks)
+    with pytest.raises(MaskShapeError, match="does not match"):
+        labeller.label(context, photo[:100], "blur")
+    with pytest.raises(InvalidInputError, match="distortion"):
+        labeller.label(context, photo, "sharpness")
+    with pytest.raises(InvalidInputError, match="uint8"):
+        labeller.label(context, photo.astype(np.float32), "blur")

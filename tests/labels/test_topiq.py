@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from seagull.errors import WeightsMismatchError
+from seagull.labels import build_labeller
+from seagull.labels.labeller import to_tensor
+from seagull.labels.topiq import TopiqScorer, build_cfanet, features, head, load_cfanet
+from seagull.weights import file_sha256
+
+
+@pytest.fixture(scope="module")
+def net(topiq_file):
+    torch.set_num_threads(1)
+    return load_cfanet(topiq_file)
+
+
+@pytest.fixture(scope="module")
+def small(photo):
+    return photo[:96, :128]
+
+
+def test_split_forward_equals_pyiqa_forward(net, small, blur):
+    ref, dist = to_tensor(small), to_tensor(blur(small, 2))
+    with torch.inference_mode():
+        expected = net(dist, ref).flatten()
+        ours = head(net, features(net, dist), features(net, ref))
+    assert torch.allclose(ours, expected, atol=1e-5)
+
+
+def test_weights_load_strictly_and_a_wrong_file_is_rejected(net, topiq_file, tmp_path):
+    saved = torch.load(topiq_file, weights_only=True)["params"]
+    assert all(torch.equal(net.state_dict()[k], saved[k]) for k in saved)
+    missing = dict(saved)
+    missing.pop(next(k for k in saved if k.startswith("score_linear")))
+    path = tmp_path / "topiq_missing.pth"
+    torch.save({"params": missing}, path)
+    with pytest.raises(WeightsMismatchError, match="does not fit TOPIQ-FR"):
+        load_cfanet(path)
+    other = tmp_path / "topiq_other.pth"
+    torch.save({"params": torch.nn.Linear(4, 4).state_dict()}, other)
+    with pytest.raises(WeightsMismatchError):
+        build_labeller(other)
+
+
+def test_build_labeller_runs_topiq_from_the_file(topiq_file, small, blur, box_mask):
+    labeller = build_labeller(topiq_file)
+    assert labeller.name == "topiq_fr" and not labeller.fallback
+    assert labeller.weights_hash == file_sha256(topiq_file)
+    mask = box_mask(small.shape[:2], 20, 20, 100, 80)
+    context = labeller.prepare(small, [mask])
+    labels = labeller.label(context, blur(small, 2), "blur")
+    assert len(labels) == 1 and 0.0 <= labels[0]["quality"] <= 1.0
+
+
+def test_batched_scores_equal_one_by_one(net, small, blur):
+    scorer = TopiqScorer(net, "test", batch_size=4)
+    refs = [to_tensor(small[:64, :64]), to_tensor(small[:64, 64:128]), to_tensor(small[:32, :96])]
+    dists = [to_tensor(blur(small, 2)[:64, :64]), to_tensor(blur(small, 2)[:64, 64:128]),
+             to_tensor(blur(small, 2)[:32, :96])]
+    prepared = scorer.references(refs)
+    batched = scorer.scores(dists, prepared, raw=True)
+    single = [scorer.scores([d], [scorer.reference(r)], raw=True)[0] for d, r in zip(dists, refs)]
+    assert np.allclose(batched, single, atol=1e-5)
+
+
+def test_window_importance_is_exact_when_the_window_covers_the_image(net, small, blur,
+                                                                    box_mask):
+    ref, dist = to_tensor(small), to_tensor(blur(small, 3))
+    mask = box_mask(small.shape[:2], 40, 30, 80, 60)
+    wide = TopiqScorer(net, "test", margin=64)  # window ⊇ image at 96×128
+    prepared = wide.reference(ref)
+    box = [[40, 30, 40, 30]]
+    window = wide.replaced_scores(dist, ref, prepared, box, [mask], "window", raw=True)
+    exact = wide.replaced_scores(dist, ref, prepared, box, [mask], "exact", raw=True)
+    assert window[0] == pytest.approx(exact[0], abs=1e-5)
+    # a narrow margin is an approximation, but a close one
+    narrow = TopiqScorer(net, "test", margin=32)
+    approx = narrow.replaced_scores(dist, ref, prepared, box, [mask], "window", raw=True)
+    assert approx[0] == pytest.approx(exact[0], abs=0.05)
+
+
+def test_random_cfanet_builds_offline():
+    net = build_cfanet()
+    assert sum(p.numel() for p in net.parameters()) > 30e6
+
+
+def test_local_gating_equals_gating_the_whole_spliced_map(net, photo, blur, box_mask,
+                                                          monkeypatch):
+    from seagull.labels import topiq
+
+    image = photo[:128, :192]
+    ref, dist = to_tensor(image), to_tensor(blur(image, 3))
+    mask = box_mask(image.shape[:2], 10, 70, 40, 110)
+    scorer = TopiqScorer(net, "test", margin=32)  # the window covers part of the image only
+    prepared = scorer.reference(ref)
+    box = [[10, 70, 30, 40]]
+    local = scorer.replaced_scores(dist, ref, prepared, box, [mask], raw=True)
+    # a reach wider than every feature map: the gating is recomputed everywhere
+    monkeypatch.setattr(topiq, "GATE_REACH", 1000)
+    everywhere = scorer.replaced_scores(dist, ref, prepared, box, [mask], raw=True)
+    assert local[0] == pytest.approx(everywhere[0], abs=1e-6)

@@ -1,0 +1,339 @@
+"""The Seagull-100w build on a local Ray: tables, counts, value ranges, bad sources, resume
+after SIGKILL, parameter checks, and ``ray job submit`` on a two-node local cluster.
+
+Tests named ``stand_in`` run the real pipeline with the small stand-in ISP, segmenter and
+labeller of ``tests/pipelines/factory_fakes.py``; the others run the real ``seagull.isp``,
+``seagull.regions`` and ``seagull.labels``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.dataset as pads
+import pytest
+from build_helpers import (
+    BAD,
+    REPO,
+    SMALL,
+    env,
+    free_port,
+    make_raw_dir,
+    real_command,
+    rows,
+    stand_in_command,
+)
+
+from seagull.data.schema import ERRORS_SCHEMA, IMAGES_SCHEMA, ROIS_SCHEMA, check_schema
+from seagull.labels.levels import SEVERITY_WORDS
+
+N_IMAGES_PER_SOURCE = 1 + 2 * 2  # reference + 2 types × 2 levels
+
+
+def _stand_in_components():
+    import factory_fakes
+    import ray.cloudpickle
+
+    # The stand-ins live in a test folder that Ray's workers do not import from: ship by value.
+    ray.cloudpickle.register_pickle_by_value(factory_fakes)
+    return factory_fakes.components()
+
+
+def check_build(out: Path, raw: Path, n_good: int) -> dict:
+    """Everything a finished build must satisfy; returns the manifest."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["schema_version"] == 1
+    for table, schema in (("images", IMAGES_SCHEMA), ("rois", ROIS_SCHEMA),
+                          ("errors", ERRORS_SCHEMA)):
+        names = os.listdir(out / table)
+        assert names and all(n.endswith(".parquet") for n in names), names
+        ds = pads.dataset(str(out / table))
+        check_schema(ds.schema, table, table)
+        assert ds.schema.equals(schema, check_metadata=False)
+    assert not (out / "_staging").exists() or os.listdir(out / "_staging") == []
+
+    images, rois, errors = rows(out, "images"), rows(out, "rois"), rows(out, "errors")
+    assert len(images) == n_good * N_IMAGES_PER_SOURCE
+    assert len(rois) == n_good * (N_IMAGES_PER_SOURCE - 1)
+    assert sorted(e["source"] for e in errors) == sorted(str(raw / b) for b in BAD)
+    assert {e["stage"] for e in errors} == {"render"}
+    assert {e["error"] for e in errors} <= {"RawDecodeError", "UnsupportedSensorError"}
+    counts = manifest["counts"]
+    assert counts["images"] == len(images) and counts["rois"] == len(rois)
+    assert counts["errors"] == counts["sources_bad"] == len(BAD)
+    assert counts["regions"] == sum(len(r["regions"]) for r in rois) > 0
+
+    references = {i["image_id"]: i for i in images if i["distortion"] == "reference"}
+    assert len(references) == n_good
+    assert all(r["encoded"] for r in references.values())
+    assert all(i["encoded"] is None for i in images if i["distortion"] != "reference")
+    assert len({i["image_id"] for i in images}) == len(images)
+    split_of_source = {}
+    for row in rois:
+        assert row["reference_id"] in references
+        assert row["distortion"] in ("noise", "compression") and row["level"] in (0, 19)
+        assert max(row["width"], row["height"]) == 128
+        assert row["format"] == ("jpeg" if row["distortion"] == "compression" else "png")
+        assert split_of_source.setdefault(row["source_id"], row["split"]) == row["split"]
+        for region in row["regions"]:
+            assert 0.0 <= region["quality"] <= 1.0
+            assert region["importance"] is None or 0.0 <= region["importance"] <= 1.0
+            assert region["kind"] in ("object", "component") and region["area"] >= 1
+            assert region["mask"]["size"] == [row["height"], row["width"]]
+            assert len(region["distortions"]) <= 1
+            for d in region["distortions"]:
+                assert d["type"] == row["distortion"] and d["level"] in SEVERITY_WORDS
+                assert 0.0 <= d["severity"] <= 1.0
+    assert set(split_of_source.values()) <= {"train", "test"}
+    for name in ("isp", "segmenter", "labeller"):
+        assert manifest["producers"][name]["weights"]
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def raw_dir(sample_dir, tmp_path_factory) -> Path:
+    return make_raw_dir(sample_dir, tmp_path_factory.mktemp("raw"))
+
+
+@pytest.fixture(scope="module")
+def stand_in_build(raw_dir, ray_session, tmp_path_factory) -> Path:
+    from pipelines.build_100w import build
+    from seagull.data.factory import FactoryParams
+
+    out = tmp_path_factory.mktemp("stand-in") / "out"
+    params = FactoryParams(types=("noise", "compression"), levels=(0, 19), long_side=128,
+                           points=8)
+    build(str(raw_dir), str(out), params, components=_stand_in_components(), progress=False)
+    return out
+
+
+@pytest.mark.ray
+def test_stand_in_build_writes_the_tables_and_lists_exactly_the_bad_files(stand_in_build,
+                                                                          raw_dir):
+    manifest = check_build(stand_in_build, raw_dir, n_good=2)
+    assert manifest["producers"]["segmenter"] == {"name": "fake-grid", "version": "1",
+                                                  "weights": "fallback"}
+    assert manifest["producers"]["labeller"]["weights"] == "abc123"
+    assert manifest["params"]["levels"] == [0, 19] and manifest["params"]["long_side"] == 128
+
+
+@pytest.mark.ray
+def test_stand_in_rerun_skips_written_sources_and_refuses_other_parameters(
+        stand_in_build, raw_dir):
+    from pipelines.build_100w import build
+    from seagull.data.factory import FactoryParams
+    from seagull.errors import DatasetError
+
+    before = {p: p.stat().st_mtime_ns for p in stand_in_build.rglob("*.parquet")}
+    params = FactoryParams(types=("noise", "compression"), levels=(0, 19), long_side=128,
+                           points=8)
+    build(str(raw_dir), str(stand_in_build), params, components=_stand_in_components(),
+          progress=False)
+    assert {p: p.stat().st_mtime_ns for p in stand_in_build.rglob("*.parquet")} == before
+    other = FactoryParams(types=("noise", "compression"), levels=(0, 10, 19), long_side=128,
+                          points=8)
+    with pytest.raises(DatasetError, match="other parameters"):
+        build(str(raw_dir), str(stand_in_build), other, components=_stand_in_components(),
+              progress=False)
+    assert {p: p.stat().st_mtime_ns for p in stand_in_build.rglob("*.parquet")} == before
+
+
+@pytest.mark.ray
+def test_stand_in_resume_with_another_labeller_is_refused(stand_in_build, raw_dir, tmp_path):
+    import shutil
+
+    import factory_fakes
+
+    from pipelines.build_100w import build
+    from seagull.data.factory import FactoryParams
+    from seagull.errors import DatasetError
+
+    out = tmp_path / "copy"
+    shutil.copytree(stand_in_build, out)
+    next((out / "rois").glob("*.parquet")).unlink()  # one source left to do
+
+    class Retrained(factory_fakes.FakeLabeller):
+        weights_hash = "ffff0000"
+
+    comps = _stand_in_components()
+    comps.build_labeller = Retrained
+    params = FactoryParams(types=("noise", "compression"), levels=(0, 19), long_side=128,
+                           points=8)
+    with pytest.raises(DatasetError, match="other components.*ffff0000"):
+        build(str(raw_dir), str(out), params, components=comps, progress=False)
+
+
+@pytest.mark.ray
+def test_stand_in_reader_streams_samples_of_the_build(stand_in_build, ray_session):
+    from pipelines.read_rois import read_samples
+    from seagull.data.reader import iter_samples
+
+    plain = list(iter_samples(str(stand_in_build), decode=True))
+    assert len(plain) == json.loads((stand_in_build / "manifest.json").read_text())[
+        "counts"]["regions"]
+    first = plain[0]
+    assert first.image.shape[:2] == first.mask.shape and first.mask.sum() == first.area
+    ds = read_samples(str(stand_in_build))
+    on_ray = ds.take_all()
+    assert sorted(r["roi_id"] for r in on_ray) == sorted(s.roi_id for s in plain)
+    row = next(r for r in on_ray if r["roi_id"] == first.roi_id)
+    assert row["image"].shape == first.image.shape and (row["mask"] == first.mask).all()
+    assert row["quality"] == first.quality
+
+
+def _kill_part_way_and_resume(command, out: Path, n_good: int, tmp: Path) -> None:
+    """Run ``command`` until one source is written, SIGKILL it (and its local Ray), rerun."""
+    with open(tmp / "killed.log", "w") as log:
+        proc = subprocess.Popen(command, env=env(), cwd=REPO, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and proc.poll() is None:
+        written = list((out / "rois").glob("*.parquet")) if (out / "rois").is_dir() else []
+        if written:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the build ended before it could be killed: {proc.returncode}"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
+    proc.wait()
+    assert len(list((out / "rois").glob("*.parquet"))) < n_good  # really part-way
+    done = subprocess.run(command, env=env(), cwd=REPO, capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_stand_in_killed_build_resumes_to_the_same_rows(stand_in_build, raw_dir, tmp_path):
+    # Same sources (ids hash their location), another output folder.
+    out = tmp_path / "out"
+    _kill_part_way_and_resume(stand_in_command(tmp_path, raw_dir, out), out, 2, tmp_path)
+    check_build(out, raw_dir, n_good=2)
+    for table in ("images", "rois", "errors"):
+        assert rows(out, table) == rows(stand_in_build, table)  # same ids, same values
+
+
+# --- the real ISP, segmenter and labeller -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_build(raw_dir, ray_session, tmp_path_factory) -> Path:
+    from seagull.cli import main as seagull
+
+    out = tmp_path_factory.mktemp("real") / "out"
+    assert seagull(["build-100w", "--raw-dir", str(raw_dir), "--out", str(out), *SMALL]) == 0
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_build_on_the_sample_raws(real_build, raw_dir):
+    manifest = check_build(real_build, raw_dir, n_good=2)
+    from seagull.isp import ISP_VERSION
+
+    assert manifest["producers"]["isp"]["version"] == ISP_VERSION
+    assert manifest["params"]["isp_version"] == ISP_VERSION
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_killed_build_resumes_to_the_same_rows(real_build, raw_dir, tmp_path):
+    out = tmp_path / "out"
+    _kill_part_way_and_resume(real_command(raw_dir, out), out, 2, tmp_path)
+    check_build(out, raw_dir, n_good=2)
+    for table in ("images", "rois", "errors"):
+        got, want = rows(out, table), rows(real_build, table)
+        key = "source" if table == "errors" else "image_id"
+        assert [r[key] for r in got] == [r[key] for r in want]
+        assert got == want
+
+
+def _ray_processes(temp_dir: Path) -> list[int]:
+    """PIDs of the Ray processes that use ``temp_dir`` (ours only, never another Ray)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmd = fh.read().decode(errors="replace")
+            except OSError:
+                continue
+            if str(temp_dir) in cmd:
+                pids.append(int(entry))
+    return pids
+
+
+def _two_node_job(tmp_path, entrypoint: list[str]) -> subprocess.CompletedProcess:
+    """Start a head and a worker with ``ray start`` on loopback, submit, stop them by PID."""
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    import shutil
+    import tempfile
+
+    # Ray's socket paths must stay under 107 bytes: pytest's tmp_path is too deep.
+    temp_dir = Path(tempfile.mkdtemp(prefix="sgr-", dir="/tmp"))
+    port, dash = free_port(), free_port()
+    e = env()
+    started = []
+    try:
+        head = subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1",
+                               f"--port={port}", "--num-cpus=1", f"--temp-dir={temp_dir}",
+                               "--include-dashboard=true", "--dashboard-host=127.0.0.1",
+                               f"--dashboard-port={dash}", "--disable-usage-stats"],
+                              env=e, capture_output=True, text=True, timeout=180, check=False)
+        assert head.returncode == 0, head.stderr[-2000:]
+        for _ in range(3):  # a busy head can miss the joining node's first deadline
+            worker = subprocess.run([ray_bin, "start", f"--address=127.0.0.1:{port}",
+                                     "--node-ip-address=127.0.0.1", "--num-cpus=1",
+                                     "--disable-usage-stats"],
+                                    env=e, capture_output=True, text=True, timeout=180,
+                                    check=False)
+            if worker.returncode == 0:
+                break
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        started = _ray_processes(temp_dir)
+        deadline = time.monotonic() + 300
+        while True:
+            job = subprocess.run([ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}",
+                                  "--", *entrypoint], env=e, cwd=REPO, capture_output=True,
+                                 text=True, timeout=600, check=False)
+            # The job agent comes up some seconds after `ray start` returns; a refused
+            # submission started nothing, so it is safe to ask again.
+            if "No available agent" not in job.stdout + job.stderr or \
+                    time.monotonic() > deadline:
+                return job
+            time.sleep(3)
+    finally:
+        ours = set(started) | set(_ray_processes(temp_dir))
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in ours:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in ours):
+                time.sleep(0.2)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_stand_in_build_runs_as_a_ray_job_on_two_nodes(sample_dir, tmp_path):
+    raw = make_raw_dir(sample_dir, tmp_path / "raw")
+    out = tmp_path / "out"
+    job = _two_node_job(tmp_path, stand_in_command(tmp_path, raw, out, address="auto"))
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
+    check_build(out, raw, n_good=2)
+
+
+@pytest.mark.slow
+def test_build_runs_as_a_ray_job_on_two_nodes(sample_dir, tmp_path):
+    raw = make_raw_dir(sample_dir, tmp_path / "raw")
+    out = tmp_path / "out"
+    job = _two_node_job(tmp_path, [sys.executable, "-m", "pipelines.build_100w", "--raw-dir", str(raw),
+                                   "--out", str(out), "--address", "auto", *SMALL])
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
+    check_build(out, raw, n_good=2)

@@ -1,0 +1,87 @@
+"""``seagull serve``: arguments, and a real foreground run stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import free_port, png_bytes, scene  # tests/serve/conftest.py
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _seagull(*args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "seagull", *args], capture_output=True,
+                          text=True, env=env, timeout=120, check=False, **kwargs)
+
+
+def test_help_lists_the_options():
+    result = _seagull("serve", "--help")
+    assert result.returncode == 0
+    for option in ("--model", "--sam", "--port", "--address", "--host"):
+        assert option in result.stdout
+
+
+def test_bad_arguments_fail_fast(tmp_path):
+    result = _seagull("serve", "--model", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "--model" in result.stderr and "not a folder" in result.stderr
+    result = _seagull("serve", "--sam", str(tmp_path / "sam.pth"))
+    assert result.returncode == 2 and "no such file" in result.stderr
+    result = _seagull("serve", "--port", "0")
+    assert result.returncode == 2
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_foreground_serve_answers_a_click_and_stops_on_sigterm(tmp_path):
+    import httpx
+
+    port = free_port()
+    # Ray's socket paths must stay under 107 bytes: a short temp dir of its own, not tmp_path.
+    ray_tmp = tempfile.mkdtemp(prefix="sg-", dir="/tmp")
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               RAY_TMPDIR=ray_tmp)
+    env.pop("RAY_ADDRESS", None)
+    env.pop("SEAGULL_API_KEY", None)
+    log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - the server writes it until killed
+    process = subprocess.Popen([sys.executable, "-m", "seagull", "serve", "--port", str(port),
+                                "--num-cpus", "2"], cwd=tmp_path, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            try:
+                if httpx.get(url + "/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        else:
+            pytest.fail("seagull serve did not come up:\n" + (tmp_path / "serve.log").read_text()[-3000:])
+        r = httpx.post(url + "/v1/assess", timeout=300,
+                       files={"image": ("s.png", png_bytes(scene()), "image/png")},
+                       data={"point": "40,45"})
+        assert r.status_code == 200, r.text
+        assert r.json()["model"]["source"] == "fresh:tiny"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0
+        text = (tmp_path / "serve.log").read_text()
+        assert "ready at" in text and "stopping" in text
+        assert "NO TRAINED MODEL" in text  # the loud warning
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+        shutil.rmtree(ray_tmp, ignore_errors=True)

@@ -25,7 +25,7 @@ class TrainConfig:
 
     ``lr`` is the peak learning rate (reached after ``warmup_steps``), ``global_batch`` counts
     samples per optimizer step over all workers, ``micro_batch`` samples per worker per forward
-    pass. ``checkpoint_every``/``eval_every`` count optimizer steps (0: only at the end).
+    pass. ``checkpoint_every`` counts optimizer steps; validation runs at every checkpoint.
     """
 
     stage: int
@@ -42,7 +42,6 @@ class TrainConfig:
     zero_stage: int = 2
     max_steps: int | None = None
     checkpoint_every: int = 50
-    eval_every: int = 0
     val_split: str | None = None
     val_max_regions: int = 64
     seed: int = 0

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     out = Path(args.out)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    total = 6
+    total = 7
     t0 = time.monotonic()
 
     t = step(1, total, "checking the installation (seagull doctor)")
@@ -75,8 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     done(t)
 
+    t = step(6, total, "training the tiny model for a few minutes on that dataset "
+                       f"(seagull train) into {out / 'train'}")
+    if seagull(["train", "--stage", "1", "--data", str(out / "seagull-100w"), "--out",
+                str(out / "train"), "--max-steps", "40", "--checkpoint-every", "20"]) != 0:
+        return 1
+    done(t)
+
     # The last step: whatever the steps above trained is served and answers a click.
-    t = step(6, total, "serving the model on Ray Serve and answering one click over HTTP")
+    t = step(7, total, "serving the model on Ray Serve and answering one click over HTTP")
     serve_one_click(out)
     done(t)
 

@@ -17,6 +17,7 @@ import random
 import zlib
 from collections.abc import Mapping
 
+from seagull.data.reader import table_dataset
 from seagull.labels.instructions import (
     Instruction,
     available_tasks,
@@ -117,8 +118,6 @@ def count_examples(root: str, split: str | None, stage: int) -> int:
     Streams the table a few row groups at a time; only the driver calls this, once per run.
     """
     import pyarrow.dataset as pads
-
-    from seagull.data.reader import table_dataset
 
     ds = table_dataset(root, "rois")
     expr = None if split is None else (pads.field("split") == split)

@@ -42,3 +42,25 @@ def test_build_100w_runs_as_a_job_on_both_nodes(two_node_cluster, sample_dir, tm
     assert pads.dataset(str(out / "errors")).to_table().column("source").to_pylist() == [
         str(raw / "broken.dng")]
     assert len(job_nodes(two_node_cluster, "build-two-nodes")) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_tiny_training_runs_as_a_job_on_both_nodes(two_node_cluster, tmp_path):
+    from seagull.train.synthetic import write_rois_dataset
+
+    data = write_rois_dataset(tmp_path / "data", n_images=6, size=64, test_images=1)
+    run_dir = tmp_path / "run"
+    # Nodes of 1 CPU each: the two workers (0.5 CPU) and Ray Data's feed (read tasks need a
+    # whole CPU, PROBES.md) cannot share one node, so the job's work spans both.
+    job = submit(two_node_cluster, "train-two-nodes", "train", "--stage", "1", "--data",
+                 str(data), "--out", str(run_dir), "--preset", "tiny", "--workers", "2",
+                 "--cpus-per-worker", "0.5", "--max-steps", "4", "--checkpoint-every", "2")
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
+    assert (run_dir / "model" / "seagull_config.json").is_file()
+    import csv
+
+    with open(run_dir / "metrics.csv") as fh:
+        steps = [int(r["step"]) for r in csv.DictReader(fh)]
+    assert steps[-1] == 4
+    assert len(job_nodes(two_node_cluster, "train-two-nodes")) == 2

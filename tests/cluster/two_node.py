@@ -46,7 +46,7 @@ from ray.job_submission import JobSubmissionClient
 from ray.util.state import list_actors, list_tasks
 address = {cluster["address"]!r}
 job_id = JobSubmissionClient(address).get_job_info({submission_id!r}).job_id
-kw = dict(address=address, filters=[("job_id", "=", job_id)], limit=100000,
+kw = dict(address=address, filters=[("job_id", "=", job_id)], limit=10000,
           raise_on_missing_output=False, detail=True)
 nodes = {{t.node_id for t in list_tasks(**kw) if t.node_id}}
 nodes |= {{a.node_id for a in list_actors(**kw) if a.node_id}}

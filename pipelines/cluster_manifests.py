@@ -32,8 +32,8 @@ SHARED = "/mnt/shared"  # a ReadWriteMany volume for model folders that are read
 JOBS: dict[str, list[str]] = {
     "build-100w": ["build-100w", "--raw-dir", f"{DATA}/raise-raw/", "--out",
                    f"{DATA}/seagull-100w/", "--long-side", "1024"],
-    "ingest-3k": ["ingest-3k", "--ratings", f"{DATA}/seagull-3k/ratings.csv", "--images",
-                  f"{DATA}/seagull-3k/images/", "--out", f"{DATA}/seagull-3k-rois/"],
+    "ingest-3k": ["ingest-3k", f"{DATA}/seagull-3k/ratings.csv", "--out",
+                  f"{DATA}/seagull-3k-rois/"],
     "train-stage1": ["train", "--stage", "1", "--preset", "paper", "--data",
                      f"{DATA}/seagull-100w/", "--out", f"{SHARED}/runs/stage1", "--workers", "8",
                      "--zero", "2"],

@@ -33,7 +33,8 @@ def test_dry_run_prints_entrypoint_and_runtime_env(capsys, tmp_path):
 
 
 def test_bad_job_arguments_fail_before_submitting(capsys):
-    rc = main(["submit", "train", "--no-such-flag", "--address", "http://127.0.0.1:9"])
+    rc = main(["submit", "train", "--stage", "1", "--data", "d", "--out", "o", "--no-such-flag",
+               "--address", "http://127.0.0.1:9"])
     assert rc == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--no-such-flag" in err

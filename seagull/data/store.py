@@ -226,11 +226,13 @@ class DatasetLayout:
                 raise DatasetError(f"{self.manifest_path}: not valid JSON ({exc})") from None
 
     def write_manifest(self, manifest: dict) -> None:
-        """Write ``manifest.json`` atomically (temporary + move)."""
+        """Write ``manifest.json`` atomically (temporary + move); every table folder exists
+        afterwards, empty where the table has no rows (an ``errors/`` of a clean build)."""
         data = json.dumps(manifest, indent=2, sort_keys=True).encode()
         tmp = posixpath.join(self.root, f".{MANIFEST}.{uuid.uuid4().hex[:12]}.tmp")
         try:
-            self.fs.create_dir(self.root, recursive=True)
+            for table in SCHEMAS:
+                self.fs.create_dir(self.table_dir(table), recursive=True)
             with self.fs.open_output_stream(tmp) as fh:
                 fh.write(data)
             self.fs.move(tmp, self.manifest_path)

@@ -99,7 +99,10 @@ def test_manifest_refuses_other_parameters_unless_overwrite(tmp_path):
     with pytest.raises(DatasetError, match="other components"):
         store.check_producers({"producers": {"segmenter": seg}},
                               {"segmenter": store.producer("sam-vit-b", "1", "ab12")}, "OUT")
-    assert [n for n in os.listdir(tmp_path / "ds") if n != "manifest.json"] == []
+    # No temporary is left beside the manifest: only the (empty) table folders.
+    rest = sorted(n for n in os.listdir(tmp_path / "ds") if n != "manifest.json")
+    assert rest == ["errors", "images", "rois"]
+    assert not any(os.listdir(tmp_path / "ds" / n) for n in rest)
 
 
 def test_iter_samples_streams_regions_with_decoded_images_and_masks(tmp_path):
@@ -118,3 +121,14 @@ def test_iter_samples_streams_regions_with_decoded_images_and_masks(tmp_path):
     assert lazy.image is None and lazy.mask is None
     with pytest.raises(DatasetError, match="no rois shard"):
         next(iter_samples(str(tmp_path / "empty")))
+
+
+def test_manifest_leaves_every_table_folder_readable(tmp_path):
+    import pyarrow.dataset as pads
+
+    layout = store.DatasetLayout.open(tmp_path / "ds")
+    layout.write_manifest(store.new_manifest("seagull-100w", {"seed": 0}, {}))
+    for table in ("images", "rois", "errors"):
+        assert (tmp_path / "ds" / table).is_dir()
+    # A clean build's errors/ is empty, and readable as such.
+    assert pads.dataset(str(tmp_path / "ds" / "errors")).count_rows() == 0

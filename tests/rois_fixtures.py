@@ -7,26 +7,13 @@ so a model can in principle learn the labels, and the labels span the scale.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-
-def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _rle(mask: np.ndarray) -> dict:
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode()}
+from seagull.isp import encode_png
+from seagull.regions.rle import encode as rle_encode
 
 
 def make_rows(n_images: int, seed: int = 0, size: int = 64, test_every: int = 3) -> list[dict]:
@@ -56,7 +43,7 @@ def make_rows(n_images: int, seed: int = 0, size: int = 64, test_every: int = 3)
                                                            0, 1))
             regions.append({
                 "roi_id": f"r{i}-{r}", "kind": "object" if r == 0 else "component",
-                "mask": _rle(mask), "bbox": [float(x0), float(y0), float(w), float(h)],
+                "mask": rle_encode(mask), "bbox": [float(x0), float(y0), float(w), float(h)],
                 "area": int(mask.sum()), "quality": quality, "importance": importance,
                 "importance_pair": None, "distortions": distortions})
         rows.append({
@@ -64,7 +51,7 @@ def make_rows(n_images: int, seed: int = 0, size: int = 64, test_every: int = 3)
             "source_id": f"src{i // 2:03d}",
             "split": "test" if i % test_every == 0 else "train", "distortion": "noise",
             "level": i % 20, "width": size, "height": size, "format": "png",
-            "encoded": _png(np.clip(image, 0, 255).astype(np.uint8)), "regions": regions})
+            "encoded": encode_png(np.clip(image, 0, 255).astype(np.uint8)), "regions": regions})
     return rows
 
 

@@ -9,27 +9,13 @@ undefined (null), as the schema allows.
 
 from __future__ import annotations
 
-import io
 import posixpath
 
 import numpy as np
 
+from seagull.isp import encode_png
 from seagull.labels.levels import CLEAN_QUALITY, level_word
-
-
-def _png(array: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _rle(mask: np.ndarray) -> dict:
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode()}
+from seagull.regions.rle import encode as rle_encode
 
 
 def write_rois_dataset(root, n_images: int = 8, size: int = 64, test_images: int = 2,
@@ -59,7 +45,7 @@ def write_rois_dataset(root, n_images: int = 8, size: int = 64, test_images: int
             distortions = [] if quality > CLEAN_QUALITY else [
                 {"type": "noise", "severity": quality, "level": level_word("severity", quality)}]
             regions.append({
-                "roi_id": f"img{i}-r{b}", "kind": "object", "mask": _rle(mask),
+                "roi_id": f"img{i}-r{b}", "kind": "object", "mask": rle_encode(mask),
                 "bbox": [0.0, float(rows_slice.start), float(size),
                          float(mask.sum() // size)],
                 "area": int(mask.sum()), "quality": quality,
@@ -69,7 +55,7 @@ def write_rois_dataset(root, n_images: int = 8, size: int = 64, test_images: int
             "image_id": f"img{i}", "reference_id": f"ref{i}", "source_id": f"src{i}",
             "split": "test" if i >= n_images - test_images else "train",
             "distortion": "noise", "level": i % 20, "width": size, "height": size,
-            "format": "png", "encoded": _png(np.clip(image, 0, 255).astype(np.uint8)),
+            "format": "png", "encoded": encode_png(np.clip(image, 0, 255).astype(np.uint8)),
             "regions": regions})
     layout = DatasetLayout.open(str(root))
     layout.write_manifest(new_manifest("fixture", {"n_images": n_images, "size": size}, {}))

@@ -420,22 +420,8 @@ def test_assessor_core_loads_a_saved_model_and_default_model_dir_finds_it(tmp_pa
     assert answer["importance"]["level"] == expected["importance"]["level"]
 
 
-@pytest.fixture(scope="module")
-def tiny_sam_checkpoint(tmp_path_factory):
-    """A SAM with a 2-block, 64-wide image encoder and random weights, saved as a .pth."""
-    import torch
-    from segment_anything.build_sam import _build_sam
-
-    torch.manual_seed(0)
-    sam = _build_sam(encoder_embed_dim=64, encoder_depth=2, encoder_num_heads=2,
-                     encoder_global_attn_indexes=[1])
-    path = tmp_path_factory.mktemp("sam") / "sam_tiny.pth"
-    torch.save(sam.state_dict(), path)
-    return path
-
-
 @pytest.mark.slow
-def test_segmenter_core_caches_sam_embeddings(tiny_sam_checkpoint):
+def test_segmenter_core_caches_sam_embeddings(tiny_sam_file):
     """With SAM, a cached image keeps its own embedding after another image was encoded."""
     import torch
 
@@ -449,7 +435,7 @@ def test_segmenter_core_caches_sam_embeddings(tiny_sam_checkpoint):
         return images[key]
 
     async def main():
-        core = SegmenterCore(source, sam_checkpoint=str(tiny_sam_checkpoint))
+        core = SegmenterCore(source, sam_checkpoint=str(tiny_sam_file))
         first = await core.segment("one", {"box": (10.0, 14.0, 70.0, 78.0)})
         await core.segment("two", {"box": (10.0, 14.0, 70.0, 78.0)})
         again = await core.segment("one", {"box": (10.0, 14.0, 70.0, 78.0)})
@@ -460,7 +446,7 @@ def test_segmenter_core_caches_sam_embeddings(tiny_sam_checkpoint):
     assert (first["cache"], again["cache"]) == ("miss", "hit")
     assert core.cache.stats()["misses"] == 2
     # The same answer as a SAM set to image one from scratch.
-    reference = build_segmenter(sam_checkpoint=str(tiny_sam_checkpoint))
+    reference = build_segmenter(sam_checkpoint=str(tiny_sam_file))
     reference.set_image(images["one"])
     from seagull.regions.rle import decode
 

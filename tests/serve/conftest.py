@@ -56,10 +56,11 @@ class Service:
         return httpx.Client(base_url=self.url, headers={"X-API-Key": self.api_key}, **kwargs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def service(ray_session):
     """The application from serve/config.yaml with local overrides, an API key and small
-    limits, on 127.0.0.1; shut down at the end of the session."""
+    limits, on 127.0.0.1; shut down at the end of each module that uses it — its replicas hold
+    CPUs of the shared Ray, and later tests (training's data feed) need them back."""
     from ray import serve
 
     from serve.local import app_args, local_options, read_config, run_local

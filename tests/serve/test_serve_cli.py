@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, png_bytes, scene  # tests/serve/conftest.py
+from serve_helpers import free_port, png_bytes, scene
 
 ROOT = Path(__file__).resolve().parents[2]
 

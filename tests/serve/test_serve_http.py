@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import RECT, png_bytes, scene  # tests/serve/conftest.py
+from serve_helpers import RECT, png_bytes, scene
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import random
 from collections import Counter
 
 import pytest
-from conftest import png_bytes, scene  # tests/serve/conftest.py
+from serve_helpers import png_bytes, scene
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import RECT, png_bytes, scene  # tests/serve/conftest.py
+from serve_helpers import RECT, png_bytes, scene
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

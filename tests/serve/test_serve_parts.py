@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import RECT, png_bytes, scene  # tests/serve/conftest.py
+from serve_helpers import RECT, png_bytes, scene
 
 from seagull.errors import (
     ConfigError,

@@ -26,6 +26,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _node_ports() -> list[str]:
+    """Free ports for a node's own servers. The defaults (e.g. the dashboard agent's 52365)
+    are taken when another Ray runs on the machine — the test session's own — and a node
+    whose agent cannot bind never accepts a job."""
+    names = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
+             "metrics-export-port", "node-manager-port", "object-manager-port")
+    return [f"--{name}={_free_port()}" for name in names]
+
+
 def _ray_bin() -> str:
     return str(Path(sys.executable).with_name("ray"))
 
@@ -56,9 +65,10 @@ def two_node_cluster(tmp_path_factory):
     try:
         start(["--head", f"--port={gcs}", "--num-cpus=1", "--node-ip-address=127.0.0.1",
                f"--temp-dir={temp_dir}", f"--dashboard-port={dash}", "--include-dashboard=true",
-               "--dashboard-host=127.0.0.1", "--resources={\"node_a\": 1}"])
+               "--dashboard-host=127.0.0.1", "--resources={\"node_a\": 1}",
+               f"--ray-client-server-port={_free_port()}", *_node_ports()])
         start([f"--address=127.0.0.1:{gcs}", "--num-cpus=1", "--node-ip-address=127.0.0.1",
-               "--resources={\"node_b\": 1}"])
+               "--resources={\"node_b\": 1}", *_node_ports()])
         cluster = {"address": f"http://127.0.0.1:{dash}", "gcs": f"127.0.0.1:{gcs}",
                    "env": env, "token": token}
         wait_for_job_agent(cluster)

@@ -137,9 +137,11 @@ def train_loop_per_worker(config: dict) -> None:
             epoch_end = steps_this_epoch >= per_epoch
             if epoch_end:
                 epoch, micro_done = epoch + 1, 0
-            if last or step % cfg.checkpoint_every == 0:
+            checkpointing = last or step % cfg.checkpoint_every == 0
+            if checkpointing:
                 row.update(validate())
-                save(row)
+            # The row is on disk before its checkpoint: a run killed in between resumes from the
+            # previous checkpoint (dropping this row), never from a step whose row was lost.
             if metrics_log is not None:
                 metrics_log.log(row)
                 if step % cfg.log_every == 0 or last:
@@ -147,6 +149,8 @@ def train_loop_per_worker(config: dict) -> None:
                           f"lr {row['lr']:.2e} {row['samples_per_s']:.1f} samples/s"
                           + (f" val SROCC {row['val_srocc']:.3f}" if "val_srocc" in row else ""),
                           flush=True)
+            if checkpointing:
+                save(row)
             loss_sum, samples, tokens, started = 0.0, 0, 0, time.perf_counter()
             if last or epoch_end:
                 break

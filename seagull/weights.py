@@ -117,9 +117,9 @@ def locate(name: str) -> WeightsLocation:
     folder = weights_dir()
     if folder.is_dir():
         for entry in sorted(folder.iterdir()):
-            if any(fnmatch.fnmatch(entry.name, p) for p in comp.patterns):
-                if entry.is_dir() == comp.is_dir:
-                    return WeightsLocation(name, entry, "weights-dir")
+            if (any(fnmatch.fnmatch(entry.name, p) for p in comp.patterns)
+                    and entry.is_dir() == comp.is_dir):
+                return WeightsLocation(name, entry, "weights-dir")
     return WeightsLocation(name, None, "none")
 
 

@@ -9,7 +9,13 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from seagull.metrics import (
-    TYPE_LABELS, per_type_f1, plcc, sample_prf, severity_set, srocc, type_set,
+    TYPE_LABELS,
+    per_type_f1,
+    plcc,
+    sample_prf,
+    severity_set,
+    srocc,
+    type_set,
 )
 
 

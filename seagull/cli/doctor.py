@@ -58,8 +58,8 @@ def check_ray(timeout: float = 180.0) -> str | None:
     import subprocess
 
     try:
-        out = subprocess.run([sys.executable, "-c", _RAY_CHECK], capture_output=True, text=True,
-                             timeout=timeout)
+        out = subprocess.run([sys.executable, "-c", _RAY_CHECK], check=False, capture_output=True,
+                             text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"no answer within {timeout:.0f} s"
     if out.returncode == 0:
@@ -69,8 +69,7 @@ def check_ray(timeout: float = 180.0) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seagull import __version__
-    from seagull import weights
+    from seagull import __version__, weights
 
     broken: list[str] = []
     print(f"seagull {__version__} on Python {sys.version.split()[0]}")

@@ -9,7 +9,12 @@ import pytest
 
 from seagull.isp.dng import dng_bytes
 from seagull.isp.inverse import (
-    SensorModel, cfa_indices, inverse_tone_curve, mosaic, tone_curve, unprocess,
+    SensorModel,
+    cfa_indices,
+    inverse_tone_curve,
+    mosaic,
+    tone_curve,
+    unprocess,
 )
 from seagull.samples import SAMPLES, make_sample, make_samples, source_photo
 
@@ -110,7 +115,7 @@ def test_noise_is_signal_dependent():
     clean = unprocess(bright, sensor, rng, noise=False).astype(float).std()
     assert clean == 0.0
     # Shot noise: the standard deviation grows like the square root of the signal.
-    sig = lambda v: inverse_tone_curve(np.array([v / 255]))[0]  # noqa: E731
+    sig = lambda v: inverse_tone_curve(np.array([v / 255]))[0]
     assert sd_bright / sd_dark == pytest.approx(np.sqrt(sig(220) / sig(40)), rel=0.15)
 
 

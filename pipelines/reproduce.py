@@ -8,8 +8,9 @@ local Ray):
    a few types and levels (or ``--data``: an existing dataset, step 2–3 skipped);
 3. hold out images: the last ``--holdout`` sources (by id) become the test split, the rest
    train (``hold_out_sources``; rewrites the split column of their shards);
-4. for each Seagull variant (``full``, ``no_global``, ``no_local``: ``seagull.ablations``)
-   ``seagull train --stage 1 --preset tiny --init <variant's initial model> --max-steps N``;
+4. for each Seagull variant (``full``, ``no_global``, ``no_local`` and, when asked for,
+   ``no_jir``: ``seagull.ablations``) ``seagull train --stage 1 --preset tiny --init
+   <variant's initial model> --max-steps N`` plus the variant's own arguments;
 5. the crop-only CNN baseline trained on the same rows (``seagull.baselines.crop_cnn``);
 6. ``pipelines.evaluate`` for each on the test split → one report folder each;
 7. one table (Table 1 and Table 2 layouts) printed and written to ``OUT/results.md``, with
@@ -29,9 +30,10 @@ from pathlib import Path
 
 log = logging.getLogger("pipelines.reproduce")
 
-SEAGULL_VARIANTS = ("full", "no_global", "no_local")
+SEAGULL_VARIANTS = ("full", "no_global", "no_local", "no_jir")
 CROP = "crop"
 MODEL_CHOICES = (*SEAGULL_VARIANTS, CROP)
+DEFAULT_MODELS = ("full", "no_global", "no_local", CROP)
 CROP_LABEL = "Crop-based CNN"
 
 
@@ -51,7 +53,7 @@ class MiniSettings:
     steps: int = 250
     batch_size: int = 8
     crop_steps: int = 300
-    models: list[str] = field(default_factory=lambda: list(MODEL_CHOICES))
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     workers: int | None = None
     seed: int = 0
     address: str | None = None

@@ -163,7 +163,7 @@ def train_loop_per_worker(config: dict) -> None:
 
 # ---- the driver ------------------------------------------------------------------------------
 
-def training_stream(data: str, stage: int, seed: int):
+def training_stream(data: str, stage: int, seed: int, jir_fraction: float = 0.5):
     """The training split of ``data``'s ``rois`` table as a Ray Data stream of records."""
     import ray.data
 
@@ -177,7 +177,7 @@ def training_stream(data: str, stage: int, seed: int):
     def records(row: dict) -> list[dict]:
         if row["split"] != "train":
             return []
-        return records_for_stage(row, stage, seed)
+        return records_for_stage(row, stage, seed, jir_fraction)
 
     ds = ray.data.read_parquet(layout.shards("rois"), filesystem=layout.fs,
                                columns=["image_id", "split", "distortion", "level", "encoded",
@@ -227,8 +227,9 @@ def launch(args: argparse.Namespace) -> dict:
         global_batch=args.batch_size, micro_batch=args.micro_batch, bf16=use_gpu,
         zero_stage=args.zero, max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
         val_split=args.val_split, val_max_regions=args.val_max_regions, seed=args.seed,
-        warmup_ratio=args.warmup_ratio, max_seq_len=args.max_seq_len)
-    num_examples = count_examples(args.data, "train", args.stage)
+        warmup_ratio=args.warmup_ratio, max_seq_len=args.max_seq_len,
+        jir_fraction=args.jir_fraction)
+    num_examples = count_examples(args.data, "train", args.stage, cfg.jir_fraction)
     per_epoch = cfg.steps_per_epoch(num_examples)
     total = cfg.total_steps(num_examples)
     done = _finished(run_dir, total)
@@ -259,7 +260,7 @@ def launch(args: argparse.Namespace) -> dict:
         run_config=RunConfig(name=RAY_RUN_NAME, storage_path=str(run_dir),
                              failure_config=FailureConfig(max_failures=args.max_failures),
                              checkpoint_config=checkpoints),
-        datasets={"train": training_stream(args.data, cfg.stage, cfg.seed)})
+        datasets={"train": training_stream(args.data, cfg.stage, cfg.seed, cfg.jir_fraction)})
     result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError("training ended without a checkpoint")
@@ -301,7 +302,7 @@ def _copy_model(checkpoint, target: Path) -> None:
 # ---- command line ----------------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seagull.cli._args import positive_int, seed
+    from seagull.cli._args import fraction, positive_int, seed
 
     p.add_argument("--stage", type=int, choices=(1, 2), required=True,
                    help="1: pre-train on Seagull-100w; 2: fine-tune on Seagull-3k from --init")
@@ -334,6 +335,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "up the rest)")
     p.add_argument("--warmup-ratio", type=float, help="share of steps warming up")
     p.add_argument("--max-seq-len", type=positive_int, help="longest sample in tokens")
+    p.add_argument("--jir-fraction", type=fraction, metavar="F",
+                   help="share of judgment instructions (JIR): in stage 1 the chance a sample "
+                        "is a JIR (default: the preset's, 0.5); in stage 2, 0 keeps the AIRs "
+                        "only, 1 the JIRs only, anything between both (the paper's set)")
     p.add_argument("--checkpoint-every", type=positive_int, default=50,
                    help="steps between checkpoints (and validations) (default 50)")
     p.add_argument("--val-split", choices=("train", "test"),

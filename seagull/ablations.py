@@ -9,7 +9,7 @@ A variant is trained like Seagull with one thing changed:
   evaluation. ``seagull evaluate --no-global / --no-local`` switches the tokens off at inference
   on a model trained with them (a probe, not the paper's ablation).
 - ``no_jir``: training without the judgment instructions: ``seagull train --jir-fraction 0``
-  in both stages (the flag ``seagull train`` is still to take; docs/evaluation.md).
+  in both stages (stage 1 never draws a JIR; stage 2 keeps the AIRs of its fixed set).
 - ``no_stage1``: stage 2 from the preset's initial weights instead of a stage-1 model.
 - ``stage1_0`` / ``stage1_25`` / ``stage1_50`` / ``stage1_100``: stage 1 on that share of the
   100w sources (``subset_sources`` writes the subset as a dataset of its own; 0 % is

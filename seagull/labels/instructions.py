@@ -26,7 +26,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from seagull.labels.levels import (
-    DISTORTION_TYPES, IMPORTANCE_WORDS, QUALITY_WORDS, SEVERITY_WORDS, level_word,
+    DISTORTION_TYPES,
+    IMPORTANCE_WORDS,
+    QUALITY_WORDS,
+    SEVERITY_WORDS,
+    level_word,
 )
 
 Task = Literal["quality", "importance", "distortion"]
@@ -152,13 +156,28 @@ def sample_instruction(labels: Mapping, rng: random.Random, jir_fraction: float 
     return jir(task, labels, rng) if rng.random() < jir_fraction else air(task, labels)
 
 
-def fixed_instructions(labels: Mapping, seed: int, with_jir: bool = True) -> list[Instruction]:
-    """Stage 2: every AIR of the region and, if ``with_jir``, one JIR per task, reproducibly."""
+def fixed_instructions(labels: Mapping, seed: int, with_jir: bool = True,
+                       with_air: bool = True) -> list[Instruction]:
+    """Stage 2: every AIR of the region (if ``with_air``) and, if ``with_jir``, one JIR per
+    task, reproducibly (the JIRs' questions depend on ``seed`` only)."""
     rng = random.Random(seed)
-    out = [air(t, labels) for t in available_tasks(labels)]
+    tasks = available_tasks(labels)
+    out = [air(t, labels) for t in tasks] if with_air else []
     if with_jir:
-        out += [jir(t, labels, rng) for t in available_tasks(labels)]
+        out += [jir(t, labels, rng) for t in tasks]
     return out
+
+
+def stage2_kinds(jir_fraction: float) -> tuple[bool, bool]:
+    """Which fixed instructions stage 2 keeps for a ``jir_fraction``: ``(with_air, with_jir)``.
+
+    Stage 2's instructions are a fixed set per region, so the fraction cannot be a rate there:
+    0 keeps the AIRs only (the paper's "w/o JIR" ablation), 1 the JIRs only, and anything
+    between keeps both (the paper's set: an AIR and a JIR per task).
+    """
+    if not 0 <= jir_fraction <= 1:
+        raise ValueError(f"jir_fraction must be in [0, 1], got {jir_fraction}")
+    return jir_fraction < 1, jir_fraction > 0
 
 
 # ---- parsing answers back ------------------------------------------------------------------

@@ -65,6 +65,8 @@ class TrainConfig:
                 f"global batch {self.global_batch} is not a multiple of micro batch "
                 f"{self.micro_batch} × {self.workers} workers; change --batch-size or "
                 "--micro-batch")
+        if not 0 <= self.jir_fraction <= 1:
+            raise ConfigError(f"jir_fraction must be in [0, 1], got {self.jir_fraction}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 

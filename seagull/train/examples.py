@@ -4,7 +4,8 @@ Two steps, split so that the data feed stays cheap and the randomness stays repr
 
 1. ``region_records(row)`` (run by the data feed, e.g. Ray Data ``flat_map``): a ``rois`` row →
    one flat, Arrow-friendly record per region, the image still encoded. In stage 2 each region
-   becomes one record per instruction of ``fixed_instructions`` (``stage2_records``).
+   becomes one record per instruction of ``fixed_instructions`` (``stage2_records``; with
+   ``jir_fraction`` 0 the AIRs only).
 2. ``to_sample(record, stage, seed, epoch)`` (run by the trainer, per batch): decodes image and
    mask and, in stage 1, draws the instruction (a random task, AIR or JIR) from a generator
    seeded by ``(seed, epoch, roi_id)``: every epoch asks something new, and a rerun asks the same.
@@ -23,6 +24,7 @@ from seagull.labels.instructions import (
     available_tasks,
     fixed_instructions,
     sample_instruction,
+    stage2_kinds,
 )
 
 # Fields of a region record (all plain Arrow types; question/answer are empty in stage 1).
@@ -63,18 +65,24 @@ def region_records(row: Mapping) -> list[dict]:
     return out
 
 
-def stage2_records(row: Mapping, seed: int) -> list[dict]:
-    """Stage 2: every region of the row × its fixed instructions (reproducible by ``seed``)."""
+def stage2_records(row: Mapping, seed: int, jir_fraction: float = 0.5) -> list[dict]:
+    """Stage 2: every region of the row × its fixed instructions (reproducible by ``seed``);
+    ``jir_fraction`` 0 drops the JIRs, 1 the AIRs (``stage2_kinds``)."""
+    with_air, with_jir = stage2_kinds(jir_fraction)
     out = []
     for record in region_records(row):
-        for ins in fixed_instructions(region_labels(record), _mix(seed, record["roi_id"])):
+        for ins in fixed_instructions(region_labels(record), _mix(seed, record["roi_id"]),
+                                      with_jir=with_jir, with_air=with_air):
             out.append({**record, "task": ins.task, "question": ins.question,
                         "answer": ins.answer})
     return out
 
 
-def records_for_stage(row: Mapping, stage: int, seed: int) -> list[dict]:
-    return region_records(row) if stage == 1 else stage2_records(row, seed)
+def records_for_stage(row: Mapping, stage: int, seed: int, jir_fraction: float = 0.5
+                      ) -> list[dict]:
+    """Stage 1: one record per region (its instruction drawn later, per epoch); stage 2: one per
+    fixed instruction."""
+    return region_records(row) if stage == 1 else stage2_records(row, seed, jir_fraction)
 
 
 def instruction_for(record: Mapping, stage: int, seed: int, epoch: int,
@@ -102,17 +110,19 @@ def to_sample(record: Mapping, stage: int, seed: int, epoch: int,
             "question": ins.question, "answer": ins.answer, "task": ins.task}
 
 
-def examples_of_region(quality: float | None, importance: float | None, stage: int) -> int:
+def examples_of_region(quality: float | None, importance: float | None, stage: int,
+                       jir_fraction: float = 0.5) -> int:
     """Examples one region yields per epoch: 1 in stage 1, its fixed instructions in stage 2
-    (an AIR and a JIR per task it can be asked: importance only where it is defined)."""
+    (an AIR and/or a JIR per task it can be asked: importance only where it is defined)."""
     if quality is None:
         return 0
     if stage == 1:
         return 1
-    return 2 * len(available_tasks({"quality": quality, "importance": importance}))
+    kinds = sum(stage2_kinds(jir_fraction))
+    return kinds * len(available_tasks({"quality": quality, "importance": importance}))
 
 
-def count_examples(root: str, split: str | None, stage: int) -> int:
+def count_examples(root: str, split: str | None, stage: int, jir_fraction: float = 0.5) -> int:
     """Examples one epoch over ``root``'s ``rois`` table (one split, or all) yields.
 
     Streams the table a few row groups at a time; only the driver calls this, once per run.
@@ -124,7 +134,7 @@ def count_examples(root: str, split: str | None, stage: int) -> int:
     total = 0
     for batch in ds.to_batches(columns=["regions"], filter=expr, batch_size=64):
         for regions in batch.column("regions").to_pylist():
-            total += sum(examples_of_region(r["quality"], r["importance"], stage)
+            total += sum(examples_of_region(r["quality"], r["importance"], stage, jir_fraction)
                          for r in regions)
     return total
 

@@ -32,10 +32,14 @@ def test_scaled_down_mini_run_prints_its_table(ray_session, tmp_path, capsys):
     root = write_dataset(tmp_path / "ds", n_images=6)
     out = tmp_path / "mini"
     rc = main(["reproduce", "--mini", "--out", str(out), "--data", str(root),
-               "--models", "crop", "--crop-steps", "3"])
+               "--models", "no_jir,crop", "--steps", "2", "--batch-size", "4",
+               "--crop-steps", "3"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "## Table 1 (mini)" in printed and "| Crop-based CNN | " in printed
+    assert "| w/o JIR | " in printed
+    settings = json.loads((out / "runs" / "no_jir" / "train_config.json").read_text())
+    assert settings["train"]["jir_fraction"] == 0
     results = json.loads((out / "results.json").read_text())
     report = results["reports"]["Crop-based CNN"]
     # The printed table is the report of the evaluation folder, which recomputes from its table.
@@ -86,16 +90,24 @@ def test_build_step_calls_the_factory_with_its_options(tmp_path, monkeypatch):
 def test_scaled_down_mini_run_on_the_real_factory(ray_session, sample_dir, tmp_path, capsys):
     """Sample RAWs → `seagull build-100w` → hold-out → crop baseline → evaluation → table.
 
-    Scaled down by options: 2 sources, one type at two levels, 128 px renders. (The Seagull
-    variants join with `--models full,no_global,no_local` where `seagull train` exists.)
+    Scaled down by options: 2 sources, one type at two levels, 128 px renders, the tiny Seagull
+    trained for 3 steps on Ray Train, the crop baseline for 5.
     """
     out = tmp_path / "mini"
     rc = main(["reproduce", "--mini", "--out", str(out), "--raw-dir", str(sample_dir),
                "--sources", "2", "--holdout", "1", "--types", "blur", "--levels", "4,16",
-               "--long-side", "128", "--points", "4", "--models", "crop", "--crop-steps", "5"])
+               "--long-side", "128", "--points", "4", "--models", "full,crop",
+               "--steps", "3", "--batch-size", "4", "--crop-steps", "5"])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "| Crop-based CNN | " in printed
+    assert "| Crop-based CNN | " in printed and "| Seagull | " in printed
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["reports"]) == {"Seagull", "Crop-based CNN"}
+    metrics = (out / "runs" / "full" / "metrics.csv").read_text().splitlines()
+    assert len(metrics) == 1 + 3  # header + one row per step
+    seagull = pq.read_table(out / "reports" / "seagull" / "predictions.parquet")
+    crop = pq.read_table(out / "reports" / "crop_based_cnn" / "predictions.parquet")
+    assert seagull.column("roi_id").to_pylist() == crop.column("roi_id").to_pylist()
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     assert manifest["counts"]["sources"] == 2 and len(manifest["holdout"]["test_sources"]) == 1
     table = pq.read_table(out / "reports" / "crop_based_cnn" / "predictions.parquet")

@@ -4,8 +4,12 @@ import json
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
-from seagull.labels.instructions import fixed_instructions
+from seagull.errors import ConfigError
+from seagull.labels.instructions import AIR_QUESTIONS, NO, YES, fixed_instructions
+from seagull.model.config import get_preset
+from seagull.train.config import train_config
 from seagull.train.examples import (
     count_examples,
     instruction_for,
@@ -72,3 +76,40 @@ def test_to_sample_decodes_image_and_mask(rois_dataset):
     assert int(sample["mask"].sum()) == row["regions"][2]["area"]
     assert sample["mask"][-1].all() and not sample["mask"][0].any()  # the bottom band
     assert sample["question"] and sample["answer"]
+
+
+def test_jir_fraction_zero_asks_only_analysis_instructions(rois_dataset):
+    rows = [r for r in _rows(rois_dataset) if r["split"] == "train"]
+    stage1 = [r for row in rows for r in records_for_stage(row, 1, seed=3, jir_fraction=0)]
+    drawn = [instruction_for(r, 1, seed=3, epoch=e, jir_fraction=0) for r in stage1
+             for e in range(3)]
+    assert {i.kind for i in drawn} == {"AIR"}
+    assert {i.task for i in drawn} == {"quality", "importance", "distortion"}
+
+    both = [r for row in rows for r in records_for_stage(row, 2, seed=5)]
+    air_only = [r for row in rows for r in records_for_stage(row, 2, seed=5, jir_fraction=0)]
+    jir_only = [r for row in rows for r in records_for_stage(row, 2, seed=5, jir_fraction=1)]
+    assert {r["question"] for r in air_only} == set(AIR_QUESTIONS.values())
+    assert all(r["answer"] in (YES, NO) for r in jir_only) and jir_only
+    assert len(air_only) + len(jir_only) == len(both)
+    # The kept halves are exactly the full set's, question for question.
+    assert sorted(r["question"] + r["roi_id"] for r in air_only + jir_only) == sorted(
+        r["question"] + r["roi_id"] for r in both)
+    for fraction, made in ((0, air_only), (1, jir_only), (0.5, both), (0.25, both)):
+        assert count_examples(rois_dataset, "train", 2, fraction) == len(made)
+    assert count_examples(rois_dataset, "train", 1, 0) == 30
+
+
+def test_jir_fraction_outside_unit_interval_is_refused():
+    with pytest.raises(ConfigError, match="jir_fraction"):
+        train_config(1, get_preset("tiny"), 2, jir_fraction=1.5)
+    assert train_config(1, get_preset("tiny"), 2, jir_fraction=0).jir_fraction == 0
+
+
+def test_train_cli_rejects_a_bad_jir_fraction(capsys):
+    from seagull.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--stage", "1", "--data", ".", "--out", "x", "--jir-fraction", "2"])
+    assert exc.value.code == 2
+    assert "--jir-fraction" in capsys.readouterr().err

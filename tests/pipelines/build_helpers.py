@@ -48,6 +48,7 @@ def env() -> dict:
 
 
 STAND_IN_DRIVER = """
+import os
 import sys
 import factory_fakes
 from pipelines.build_100w import build, Resources
@@ -55,7 +56,9 @@ from seagull.data.factory import FactoryParams
 
 params = FactoryParams(types=("noise", "compression"), levels=(0, 19), long_side=128, points=8)
 address = sys.argv[3] if len(sys.argv) > 3 else None
-manifest = build(sys.argv[1], sys.argv[2], params, components=factory_fakes.components(),
+# STAND_IN_GATE: a folder; every source but the first is then held (factory_fakes.GatedLabeller).
+components = factory_fakes.components(gate=os.environ.get("STAND_IN_GATE"))
+manifest = build(sys.argv[1], sys.argv[2], params, components=components,
                  address=address, progress=False)
 print("COUNTS", manifest["counts"])
 """

@@ -4,8 +4,13 @@ seagull.regions and seagull.labels."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
+import os
+import time
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 
@@ -120,6 +125,32 @@ class FakeLabeller:
         return out
 
 
+class GatedLabeller(FakeLabeller):
+    """The fake labeller, holding every source but the first for ``hold`` seconds.
+
+    Which source came first is decided across actor processes by an exclusive file in ``gate``
+    (the first source's reference digest). A build killed as soon as one shard is written is
+    then really part-way, however fast the machine and however the sources are scheduled.
+    """
+
+    def __init__(self, gate: str, hold: float) -> None:
+        self.gate, self.hold = Path(gate), hold
+
+    def prepare(self, reference, masks):
+        digest = hashlib.sha1(np.ascontiguousarray(reference).tobytes()).hexdigest()
+        self.gate.mkdir(parents=True, exist_ok=True)
+        first = self.gate / "first"
+        try:
+            fd = os.open(first, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            if first.read_text().strip() != digest:
+                time.sleep(self.hold)
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(digest)
+        return super().prepare(reference, masks)
+
+
 def build_segmenter():
     return FakeSegmenter()
 
@@ -128,10 +159,12 @@ def build_labeller():
     return FakeLabeller()
 
 
-def components():
-    """The fakes as the factory's ``Components``."""
+def components(gate: str | None = None, hold: float = 60.0):
+    """The fakes as the factory's ``Components``; with ``gate``, the labeller holds every
+    source but the first for ``hold`` seconds (``GatedLabeller``)."""
     from seagull.data.factory import Components
 
+    labeller = build_labeller if gate is None else functools.partial(GatedLabeller, gate, hold)
     return Components(render_variants=render_variants, encode_png=encode_png,
                       isp_version=FAKE_ISP_VERSION, build_segmenter=build_segmenter,
-                      build_labeller=build_labeller)
+                      build_labeller=labeller)

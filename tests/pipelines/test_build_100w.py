@@ -188,9 +188,14 @@ def test_stand_in_reader_streams_samples_of_the_build(stand_in_build, ray_sessio
 
 
 def _kill_part_way_and_resume(command, out: Path, n_good: int, tmp: Path) -> None:
-    """Run ``command`` until one source is written, SIGKILL it (and its local Ray), rerun."""
+    """Run ``command`` until one source is written, SIGKILL it (and its local Ray), rerun.
+
+    The killed run holds every source but the first (``STAND_IN_GATE``), so it is killed
+    part-way however fast the machine; the rerun runs free.
+    """
+    gated = {**env(), "STAND_IN_GATE": str(tmp / "gate")}
     with open(tmp / "killed.log", "w") as log:
-        proc = subprocess.Popen(command, env=env(), cwd=REPO, stdout=log,
+        proc = subprocess.Popen(command, env=gated, cwd=REPO, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and proc.poll() is None:
@@ -202,6 +207,7 @@ def _kill_part_way_and_resume(command, out: Path, n_good: int, tmp: Path) -> Non
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
     proc.wait()
     assert len(list((out / "rois").glob("*.parquet"))) < n_good  # really part-way
+    assert (tmp / "gate" / "first").is_file()  # the gated labeller ran in the killed build
     done = subprocess.run(command, env=env(), cwd=REPO, capture_output=True, text=True,
                           timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -99,12 +99,14 @@ def train_loop_per_worker(config: dict) -> None:
 
     shard = ray.train.get_dataset_shard("train")
     loss_sum, samples, tokens, started = 0.0, 0, 0, time.perf_counter()
+    waited = 0.0  # seconds this step spent waiting on the feed and building batches
     while step < total:
         steps_this_epoch = micro_done // cfg.grad_accum
         batches = shard.iter_batches(batch_size=cfg.micro_batch, batch_format="pyarrow",
                                      drop_last=True, local_shuffle_buffer_size=64,
                                      local_shuffle_seed=cfg.seed + epoch)
         skip = micro_done  # a resumed epoch skips what it had consumed (docs/training.md)
+        fetch_started = time.perf_counter()
         for table in batches:
             if skip:
                 skip -= 1
@@ -114,6 +116,7 @@ def train_loop_per_worker(config: dict) -> None:
                                   for r in records], model.prompts, model.config,
                                  max_len=cfg.max_seq_len)
             inputs = eng.to_device(inputs, engine)
+            waited += time.perf_counter() - fetch_started
             loss = eng.forward_loss(engine, inputs)
             engine.backward(loss)
             lr = eng.current_lr(engine)  # the rate this step uses (engine.step advances it)
@@ -123,16 +126,18 @@ def train_loop_per_worker(config: dict) -> None:
             samples += len(records)
             tokens += int(inputs["attention_mask"].sum())
             if micro_done % cfg.grad_accum:
+                fetch_started = time.perf_counter()
                 continue
             step += 1
             steps_this_epoch += 1
-            totals = torch.tensor([loss_sum / cfg.grad_accum, samples, tokens],
-                                  dtype=torch.float64)
+            totals = torch.tensor([loss_sum / cfg.grad_accum, samples, tokens, waited,
+                                   time.perf_counter() - started], dtype=torch.float64)
             dist.all_reduce(totals)
             seconds = time.perf_counter() - started
             row = {"step": step, "epoch": epoch, "loss": float(totals[0]) / world,
                    "lr": lr, "samples_per_s": float(totals[1]) / seconds,
-                   "tokens_per_s": float(totals[2]) / seconds}
+                   "tokens_per_s": float(totals[2]) / seconds,
+                   "step_s": float(totals[4]) / world, "data_s": float(totals[3]) / world}
             last = step >= total
             epoch_end = steps_this_epoch >= per_epoch
             if epoch_end:
@@ -150,8 +155,11 @@ def train_loop_per_worker(config: dict) -> None:
                           + (f" val SROCC {row['val_srocc']:.3f}" if "val_srocc" in row else ""),
                           flush=True)
             if checkpointing:
+                if metrics_log is not None:
+                    metrics_log.flush()
                 save(row)
             loss_sum, samples, tokens, started = 0.0, 0, 0, time.perf_counter()
+            waited, fetch_started = 0.0, started
             if last or epoch_end:
                 break
         else:  # the shard ran dry before the planned steps: never expected with equal splits

@@ -10,8 +10,11 @@ import csv
 import math
 from pathlib import Path
 
-COLUMNS = ("step", "epoch", "loss", "lr", "samples_per_s", "tokens_per_s", "val_srocc",
-           "val_plcc")
+# step_s: the step's wall time; data_s: of it, the time spent waiting on the data feed and
+# building batches (both means over ranks). A new epoch's first step includes the feed's restart.
+FLUSH_SECS = 10
+COLUMNS = ("step", "epoch", "loss", "lr", "samples_per_s", "tokens_per_s", "step_s", "data_s",
+           "val_srocc", "val_plcc")
 
 
 class MetricsLog:
@@ -36,7 +39,9 @@ class MetricsLog:
         if self._tb is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(self._tb_dir))
+            # Written out every few seconds and at close, not per step: the CSV is the durable
+            # per-step record, and a flush per step slows rank 0 (and so every rank) down.
+            self._tb = SummaryWriter(str(self._tb_dir), flush_secs=FLUSH_SECS)
         return self._tb
 
     def log(self, row: dict) -> None:
@@ -50,7 +55,11 @@ class MetricsLog:
             if key != "step" and value != "":
                 writer.add_scalar(f"train/{key}" if not key.startswith("val_") else
                                   f"val/{key[4:]}", float(value), int(row["step"]))
-        writer.flush()
+
+    def flush(self) -> None:
+        """Events written so far to disk (training calls it at every checkpoint)."""
+        if self._tb is not None:
+            self._tb.flush()
 
     def close(self) -> None:
         if self._tb is not None:

@@ -66,6 +66,7 @@ def test_stage1_loss_falls_and_logs_every_step(stage1_run):
     losses = [r["loss"] for r in rows]
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
     assert all(r["samples_per_s"] > 0 and r["tokens_per_s"] > 0 for r in rows)
+    assert all(0 <= r["data_s"] <= r["step_s"] for r in rows)  # a share of the step
     # Warm-up then cosine decay: the last step's rate is the lowest after the peak.
     lrs = [r["lr"] for r in rows]
     assert max(lrs) == pytest.approx(2e-3) and lrs[-1] < lrs[len(lrs) // 2] < max(lrs)

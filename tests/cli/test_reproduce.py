@@ -33,13 +33,13 @@ def test_scaled_down_mini_run_prints_its_table(ray_session, tmp_path, capsys):
     out = tmp_path / "mini"
     rc = main(["reproduce", "--mini", "--out", str(out), "--data", str(root),
                "--models", "no_jir,crop", "--steps", "2", "--batch-size", "4",
-               "--crop-steps", "3"])
+               "--lr", "1e-3", "--crop-steps", "3"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "## Table 1 (mini)" in printed and "| Crop-based CNN | " in printed
     assert "| w/o JIR | " in printed
     settings = json.loads((out / "runs" / "no_jir" / "train_config.json").read_text())
-    assert settings["train"]["jir_fraction"] == 0
+    assert settings["train"]["jir_fraction"] == 0 and settings["train"]["lr"] == 1e-3
     results = json.loads((out / "results.json").read_text())
     report = results["reports"]["Crop-based CNN"]
     # The printed table is the report of the evaluation folder, which recomputes from its table.
@@ -110,6 +110,9 @@ def test_scaled_down_mini_run_on_the_real_factory(ray_session, sample_dir, tmp_p
     assert seagull.column("roi_id").to_pylist() == crop.column("roi_id").to_pylist()
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     assert manifest["counts"]["sources"] == 2 and len(manifest["holdout"]["test_sources"]) == 1
+    # The held-out photo is the last by file name, wherever the samples were written.
+    names = sorted(p.name for p in sample_dir.glob("*.dng"))[:2]
+    assert manifest["holdout"]["test_names"] == [names[-1]]
     table = pq.read_table(out / "reports" / "crop_based_cnn" / "predictions.parquet")
     assert table.num_rows > 0 and set(table.column("split").to_pylist()) == {"test"}
     assert set(table.column("distortion").to_pylist()) == {"blur"}

@@ -147,13 +147,8 @@ def train_loop_per_worker(config: dict) -> None:
                 row.update(validate())
             # The row is on disk before its checkpoint: a run killed in between resumes from the
             # previous checkpoint (dropping this row), never from a step whose row was lost.
-            if metrics_log is not None:
+            if metrics_log is not None:  # the driver prints it (ProgressPrinter)
                 metrics_log.log(row)
-                if step % cfg.log_every == 0 or last:
-                    print(f"step {step}/{total} epoch {row['epoch']} loss {row['loss']:.4f} "
-                          f"lr {row['lr']:.2e} {row['samples_per_s']:.1f} samples/s"
-                          + (f" val SROCC {row['val_srocc']:.3f}" if "val_srocc" in row else ""),
-                          flush=True)
             if checkpointing:
                 if metrics_log is not None:
                     metrics_log.flush()
@@ -205,6 +200,7 @@ def launch(args: argparse.Namespace) -> dict:
     from seagull.model.config import SeagullConfig, get_preset
     from seagull.train.config import train_config
     from seagull.train.examples import count_examples
+    from seagull.train.metrics_log import ProgressPrinter
 
     run_dir = Path(args.out).expanduser().absolute()
     layout = DatasetLayout.open(args.data)
@@ -221,7 +217,7 @@ def launch(args: argparse.Namespace) -> dict:
         model_config = get_preset(args.preset)
 
     if not ray.is_initialized():
-        # Workers' output reaches the console: rank 0 prints one progress line per step.
+        # Workers' warnings and errors reach the console (progress comes from metrics.csv).
         ray.init(address=args.address, num_cpus=args.num_cpus, log_to_driver=True,
                  configure_logging=False)
     gpus = int(ray.cluster_resources().get("GPU", 0))
@@ -269,7 +265,8 @@ def launch(args: argparse.Namespace) -> dict:
                              failure_config=FailureConfig(max_failures=args.max_failures),
                              checkpoint_config=checkpoints),
         datasets={"train": training_stream(args.data, cfg.stage, cfg.seed, cfg.jir_fraction)})
-    result = trainer.fit()
+    with ProgressPrinter(run_dir / "metrics.csv", total, every=cfg.log_every):
+        result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError("training ended without a checkpoint")
     _copy_model(result.checkpoint, run_dir / "model")

@@ -7,8 +7,10 @@ dropped first (those steps are trained again), so every step appears once.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
+from typing import Self
 
 # step_s: the step's wall time; data_s: of it, the time spent waiting on the data feed and
 # building batches (both means over ranks). A new epoch's first step includes the feed's restart.
@@ -68,9 +70,90 @@ class MetricsLog:
 
 def read_metrics(path: str | Path) -> list[dict]:
     """``metrics.csv`` back as dicts of floats (empty cells → None; ``step``/``epoch`` int)."""
-    rows = []
     with Path(path).open(newline="") as fh:
-        for r in csv.DictReader(fh):
-            rows.append({k: (None if v == "" else int(v) if k in ("step", "epoch") else float(v))
-                         for k, v in r.items()})
+        return _parse(fh)
+
+
+def _parse(lines) -> list[dict]:
+    rows = []
+    for r in csv.DictReader(lines):
+        rows.append({k: (None if v == "" else int(v) if k in ("step", "epoch") else float(v))
+                     for k, v in r.items()})
     return rows
+
+
+def progress_line(row: dict, total: int) -> str:
+    """The console line of one ``metrics.csv`` row (as ``read_metrics`` returns it)."""
+    text = (f"step {row['step']}/{total} epoch {row['epoch']} loss {row['loss']:.4f} "
+            f"lr {row['lr']:.2e} {row['samples_per_s']:.1f} samples/s")
+    if row.get("val_srocc") is not None:
+        text += f" val SROCC {row['val_srocc']:.3f}"
+    return text
+
+
+class ProgressPrinter:
+    """Prints each new row of a run's ``metrics.csv`` while training runs elsewhere.
+
+    The driver runs it beside ``trainer.fit()``: rank 0 writes the file into the run folder (the
+    run's storage, visible to the driver on a cluster too), so progress reaches the console
+    however Ray's worker output is routed. Rows that were in the file before it started are not
+    printed again; the steps a resumed run trains again are (their rows are new).
+    """
+
+    def __init__(self, path: str | Path, total: int, every: int = 1, interval: float = 1.0,
+                 out=None):
+        import sys
+        import threading
+
+        self.path, self.total, self.every, self.interval = Path(path), total, every, interval
+        self.out = out or sys.stdout
+        self._size, self._mtime = -1, -1
+        self._seen = {self._key(r) for r in self._rows()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="train-progress", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.poll()  # whatever was written after the last poll
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    @staticmethod
+    def _key(row: dict) -> tuple:
+        return tuple(row.get(c) for c in COLUMNS)
+
+    def _rows(self) -> list[dict]:
+        """The file's complete rows (a last line still being written is left for later)."""
+        try:
+            text = self.path.read_text()
+        except OSError:
+            return []
+        if not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]
+        try:
+            return _parse(io.StringIO(text, newline=""))
+        except (ValueError, TypeError):
+            return []
+
+    def poll(self) -> None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return
+        if (stat.st_size, stat.st_mtime_ns) == (self._size, self._mtime):
+            return
+        self._size, self._mtime = stat.st_size, stat.st_mtime_ns
+        for row in self._rows():
+            key = self._key(row)
+            if key in self._seen or row.get("loss") is None:
+                continue
+            self._seen.add(key)
+            if row["step"] % self.every == 0 or row["step"] == self.total:
+                print(progress_line(row, self.total), file=self.out, flush=True)

@@ -110,7 +110,7 @@ def test_exported_model_equals_the_last_training_state(stage1_run, rois_dataset)
     SeagullModel.from_pretrained(out / "best")
 
 
-def test_stage2_starts_from_stage1_weights(stage1_run, rois_dataset, tmp_path):
+def test_stage2_starts_from_stage1_weights(stage1_run, rois_dataset, tmp_path, capsys):
     from seagull.model import SeagullModel
 
     out1, _ = stage1_run
@@ -132,6 +132,9 @@ def test_stage2_starts_from_stage1_weights(stage1_run, rois_dataset, tmp_path):
     fresh = _trainables(SeagullModel.from_preset("tiny"))
     assert not all(torch.allclose(fresh[n], s2[n], atol=1e-6) for n in s2)
     assert read_metrics(tmp_path / "metrics.csv")[0]["step"] == 1
+    # Progress on the driver's console, one line per step, from metrics.csv.
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in printed] == ["1/2", "2/2"]
 
 
 def test_stage2_without_init_is_a_one_line_error(rois_dataset, tmp_path, capsys):

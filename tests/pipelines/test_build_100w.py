@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from build_helpers import (
     rows,
     stand_in_command,
 )
+from process_tree import kill_tree
 
 from seagull.data.schema import ERRORS_SCHEMA, IMAGES_SCHEMA, ROIS_SCHEMA, check_schema
 from seagull.labels.levels import SEVERITY_WORDS
@@ -204,7 +204,7 @@ def _kill_part_way_and_resume(command, out: Path, n_good: int, tmp: Path) -> Non
             break
         time.sleep(0.05)
     assert proc.poll() is None, f"the build ended before it could be killed: {proc.returncode}"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
+    kill_tree(proc.pid)  # the driver and the local Ray it started, workers included
     proc.wait()
     assert len(list((out / "rois").glob("*.parquet"))) < n_good  # really part-way
     assert (tmp / "gate" / "first").is_file()  # the gated labeller ran in the killed build

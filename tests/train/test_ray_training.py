@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from process_tree import kill_tree
 
 from seagull.train.metrics_log import read_metrics
 
@@ -179,7 +179,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(ray_session, rois_dataset, 
     try:
         _wait_for_step(out / "metrics.csv", 5, proc)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the whole run dies mid-way, as on a power cut
+        kill_tree(proc.pid)  # the whole run dies mid-way, Ray's workers too, as on a power cut
         proc.wait()
     before = read_metrics(out / "metrics.csv")
     assert before[-1]["step"] < 9

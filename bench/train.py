@@ -58,6 +58,7 @@ def plain_loop(data: str, steps: int, micro_batch: int, threads: int, seed: int 
     usable = len(records) - len(records) % micro_batch
     times, data_times, tokens = [], [], 0
     for step in range(offset_steps, offset_steps + steps + WARMUP_STEPS):
+        measured = step >= offset_steps + WARMUP_STEPS
         start, building = time.perf_counter(), 0.0
         for micro in range(accum):
             built_from = time.perf_counter()
@@ -67,12 +68,12 @@ def plain_loop(data: str, steps: int, micro_batch: int, threads: int, seed: int 
                                 model.config, max_len=cfg.max_seq_len)
             building += time.perf_counter() - built_from
             (model(**batch).loss / accum).backward()
-            tokens += int(batch["attention_mask"].sum()) if step >= offset_steps + WARMUP_STEPS \
-                else 0
+            if measured:
+                tokens += int(batch["attention_mask"].sum())
         torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if step >= offset_steps + WARMUP_STEPS:
+        if measured:
             times.append(time.perf_counter() - start)
             data_times.append(building)
     return {"samples_per_s": micro_batch * accum * len(times) / sum(times),

@@ -6,8 +6,8 @@ local Ray):
 1. ``seagull samples`` → the sample DNGs (or ``--raw-dir``);
 2. ``seagull build-100w`` on the first ``--sources`` of them, small renders (``--long-side``),
    a few types and levels (or ``--data``: an existing dataset, step 2–3 skipped);
-3. hold out images: the last ``--holdout`` sources (by id) become the test split, the rest
-   train (``hold_out_sources``; rewrites the split column of their shards);
+3. hold out images: the last ``--holdout`` sources (by RAW file name) become the test split,
+   the rest train (``hold_out_sources``; rewrites the split column of their shards);
 4. for each Seagull variant (``full``, ``no_global``, ``no_local`` and, when asked for,
    ``no_jir``: ``seagull.ablations``) ``seagull train --stage 1 --preset tiny --init
    <variant's initial model> --max-steps N`` plus the variant's own arguments;
@@ -101,7 +101,8 @@ def hold_out_sources(root: str, holdout: int) -> dict[str, list[str]]:
                           "need at least one source on each side")
     names = {sid: _source_name(layout, sid) for sid in sources}
     sources.sort(key=lambda sid: (names[sid], sid))
-    test = set(sources[-holdout:])
+    test_ids = sources[-holdout:]
+    test = set(test_ids)
     for table in ("rois", "images"):
         for sid in sources:
             path = layout.shard_path(table, sid)
@@ -113,12 +114,11 @@ def hold_out_sources(root: str, holdout: int) -> dict[str, list[str]]:
             t = t.set_column(idx, t.schema.field("split"), split)
             write_table_atomic(layout.fs, path, t)
     manifest = layout.read_manifest() or {}
-    manifest["holdout"] = {"test_sources": [s for s in sources if s in test],
-                           "test_names": [names[s] for s in sources if s in test],
+    manifest["holdout"] = {"test_sources": test_ids,
+                           "test_names": [names[s] for s in test_ids],
                            "rule": "last sources by RAW file name, then id"}
     layout.write_manifest(manifest)
-    return {"train": [s for s in sources if s not in test],
-            "test": [s for s in sources if s in test]}
+    return {"train": sources[:-holdout], "test": test_ids}
 
 
 def _source_name(layout, sid: str) -> str:

@@ -20,6 +20,7 @@ import pytest
 import torch
 from process_tree import kill_tree
 
+from pipelines.train import RAY_RUN_NAME
 from seagull.train.metrics_log import read_metrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,10 +167,29 @@ def _wait_for_step(csv_path: Path, step: int, proc=None, timeout: float = 900) -
     raise AssertionError(f"step {step} not reached in {timeout} s")
 
 
+def _wait_for_registered_checkpoint(run_dir: Path, step: int, timeout: float = 300) -> None:
+    """Until Ray Train has registered a checkpoint of ``step`` or later in its snapshot.
+
+    A worker saves and reports a checkpoint, the controller registers it at its next poll
+    (seconds later); a run that dies in between resumes from the checkpoint before.
+    """
+    snapshot = run_dir / RAY_RUN_NAME / "checkpoint_manager_snapshot.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            results = json.loads(snapshot.read_text())["checkpoint_results"]
+        except (OSError, ValueError, KeyError):
+            results = []
+        if any(r["metrics"].get("step", 0) >= step for r in results):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no checkpoint of step {step} registered in {timeout} s")
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint(ray_session, rois_dataset, tmp_path):
     out = tmp_path / "run"
-    argv = ["--stage", "1", "--data", rois_dataset, "--out", str(out), "--max-steps", "9",
+    argv = ["--stage", "1", "--data", rois_dataset, "--out", str(out), "--max-steps", "15",
             "--checkpoint-every", "3"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
@@ -178,18 +198,19 @@ def test_killed_run_resumes_from_its_last_checkpoint(ray_session, rois_dataset, 
                             start_new_session=True)
     try:
         _wait_for_step(out / "metrics.csv", 5, proc)
+        _wait_for_registered_checkpoint(out, 3)
     finally:
         kill_tree(proc.pid)  # the whole run dies mid-way, Ray's workers too, as on a power cut
         proc.wait()
     before = read_metrics(out / "metrics.csv")
-    assert before[-1]["step"] < 9
+    assert before[-1]["step"] < 15
 
-    summary = _train(rois_dataset, out, "--stage", "1", "--max-steps", "9",
+    summary = _train(rois_dataset, out, "--stage", "1", "--max-steps", "15",
                      "--checkpoint-every", "3")
     resumed = summary["resumed_from"]
-    assert resumed in (3, 6) and resumed <= before[-1]["step"]  # a checkpoint, not zero
+    assert resumed in (3, 6, 9, 12) and resumed <= before[-1]["step"]  # a checkpoint, not zero
     rows = read_metrics(out / "metrics.csv")
-    assert [r["step"] for r in rows] == list(range(1, 10))
+    assert [r["step"] for r in rows] == list(range(1, 16))
     assert rows[:resumed] == before[:resumed]  # the steps before the checkpoint were not redone
 
 
@@ -201,6 +222,7 @@ def test_killed_worker_is_replaced_and_training_completes(ray_session, rois_data
 
     def kill_one_worker():
         _wait_for_step(tmp_path / "metrics.csv", 4)
+        _wait_for_registered_checkpoint(tmp_path, 3)
         for proc in psutil.process_iter(["pid", "cmdline"]):
             if any("RayTrainWorker" in part for part in proc.info["cmdline"] or []):
                 proc.kill()
@@ -209,11 +231,11 @@ def test_killed_worker_is_replaced_and_training_completes(ray_session, rois_data
 
     killer = threading.Thread(target=kill_one_worker, daemon=True)
     killer.start()
-    summary = _train(rois_dataset, tmp_path, "--stage", "1", "--max-steps", "8",
+    summary = _train(rois_dataset, tmp_path, "--stage", "1", "--max-steps", "14",
                      "--checkpoint-every", "3", "--max-failures", "2")
     killer.join(timeout=5)
     assert killed, "no training worker was found to kill"
-    assert summary["steps"] == 8
-    assert summary["resumed_from"] in (3, 6)  # restarted from a checkpoint after the kill
+    assert summary["steps"] == 14
+    assert summary["resumed_from"] in (3, 6, 9, 12)  # restarted from a checkpoint after the kill
     rows = read_metrics(tmp_path / "metrics.csv")
-    assert [r["step"] for r in rows] == list(range(1, 9))
+    assert [r["step"] for r in rows] == list(range(1, 15))

@@ -103,7 +103,8 @@ def concurrent_plain_loops(data: str, steps: int, micro_batch: int, accum: int,
             "processes": processes}
 
 
-def ray_run(data: str, out: str, steps: int, global_batch: int, micro_batch: int) -> dict:
+def ray_run(data: str, out: str, steps: int, global_batch: int, micro_batch: int,
+            workers: int = 2) -> dict:
     """``pipelines.train`` for ``steps`` after the warm-up; rates from its metrics.csv.
 
     ``steady`` leaves out the steps that opened an epoch (their time includes the data feed's
@@ -118,7 +119,7 @@ def ray_run(data: str, out: str, steps: int, global_batch: int, micro_batch: int
     launch(parser.parse_args(["--stage", "1", "--data", data, "--out", out, "--max-steps",
                               str(steps + WARMUP_STEPS), "--checkpoint-every",
                               str(steps + WARMUP_STEPS), "--batch-size", str(global_batch),
-                              "--micro-batch", str(micro_batch), "--workers", "2"]))
+                              "--micro-batch", str(micro_batch), "--workers", str(workers)]))
     all_rows = read_metrics(Path(out) / "metrics.csv")
     config = json.loads((Path(out) / "train_config.json").read_text())
     batch = config["train"]["global_batch"]
@@ -209,7 +210,7 @@ def cpu_comparison(steps: int, global_batch: int, micro_batch: int,
                  configure_logging=False)
         try:
             distributed = ray_run(data, str(Path(tmp) / "run"), steps, global_batch,
-                                  micro_batch)
+                                  micro_batch, workers)
         finally:
             ray.shutdown()
     steady = distributed["steady"]

@@ -57,9 +57,8 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
     import ray
 
     from seagull.assessors import model_kind
-    from seagull.data.reader import table_dataset
+    from seagull.data.reader import ray_table, table_dataset
     from seagull.data.schema import SPLITS
-    from seagull.data.store import DatasetLayout
     from seagull.errors import InvalidArgumentError
     from seagull.evaluation import PREDICTIONS_SCHEMA, write_outputs
 
@@ -67,11 +66,10 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
         raise InvalidArgumentError(f"split must be one of {SPLITS}, got {split!r}")
     kind = model_kind(model_dir)  # fail before Ray starts when the folder is wrong
     table_dataset(str(data_root), "rois")  # schema check, clear error when there are no shards
-    shards = DatasetLayout.open(str(data_root)).shards("rois")
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, configure_logging=False,
                  log_to_driver=False)
-    ds = ray.data.read_parquet(shards, columns=ROIS_COLUMNS)
+    ds = ray_table(str(data_root), "rois", columns=ROIS_COLUMNS)
     predicted = ds.map_batches(
         AssessBatch,
         fn_constructor_kwargs={"model_dir": str(model_dir), "split": split,

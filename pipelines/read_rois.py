@@ -29,14 +29,11 @@ def _samples(row: dict) -> list[dict]:
 
 def read_samples(root: str, split: str | None = None, num_cpus: float = 0.5):
     """A ``ray.data.Dataset`` of samples of the dataset at ``root`` (streamed, not loaded)."""
-    import ray
 
-    from seagull.data.reader import table_dataset
-    from seagull.data.store import DatasetLayout
+    from seagull.data.reader import ray_table, table_dataset
 
     table_dataset(root, "rois")  # schema check and a clear error on an empty folder
-    layout = DatasetLayout.open(root)
-    ds = ray.data.read_parquet(layout.shards("rois"), filesystem=layout.fs)
+    ds = ray_table(root, "rois")
     if split is not None:
         ds = ds.filter(lambda row: row["split"] == split)
     return ds.flat_map(_samples, num_cpus=num_cpus)

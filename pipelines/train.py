@@ -170,10 +170,9 @@ def training_stream(data: str, stage: int, seed: int, jir_fraction: float = 0.5)
     """The training split of ``data``'s ``rois`` table as a Ray Data stream of records."""
     import ray.data
 
-    from seagull.data.store import DatasetLayout
+    from seagull.data.reader import ray_table
     from seagull.train.examples import RECORD_FIELDS, records_for_stage
 
-    layout = DatasetLayout.open(data)
     # The per-step progress line is the console's; Ray Data's bars would bury it.
     ray.data.DataContext.get_current().enable_progress_bars = False
 
@@ -182,11 +181,11 @@ def training_stream(data: str, stage: int, seed: int, jir_fraction: float = 0.5)
             return []
         return records_for_stage(row, stage, seed, jir_fraction)
 
-    ds = ray.data.read_parquet(layout.shards("rois"), filesystem=layout.fs,
-                               columns=["image_id", "split", "distortion", "level", "encoded",
-                                        "regions"])
-    ds = ds.randomize_block_order(seed=seed).flat_map(records)
-    return ds.select_columns(list(RECORD_FIELDS))
+    # Shards in a new order each epoch, read as the stream goes: a block-order shuffle would be
+    # an all-to-all step that reads the whole table before the first row reaches a worker.
+    ds = ray_table(data, "rois", shuffle_seed=seed,
+                   columns=["image_id", "split", "distortion", "level", "encoded", "regions"])
+    return ds.flat_map(records).select_columns(list(RECORD_FIELDS))
 
 
 def launch(args: argparse.Namespace) -> dict:

@@ -1,19 +1,21 @@
-"""Training throughput: Ray Train + DeepSpeed against a plain PyTorch loop, in one run.
+"""Training throughput: Ray Train + DeepSpeed against plain PyTorch loops, in one run.
 
-    python -m bench.train [--steps 24] [--json bench-train.json]
+    python -m bench.train [--steps 96] [--repeats 3] [--json bench-train.json]
 
-1. CPU, tiny preset: samples/s of ``pipelines.train`` (2 workers of one thread each, ZeRO-2,
-   gloo) against plain single-thread PyTorch loops (torch AdamW, the same global batch, the
-   same decoded samples), all counting optimizer steps after a warm-up. The overhead is judged
-   against as many plain loops running at once as there are workers: the machine is then as
-   busy as under the distributed run, and the difference is what the distributed machinery
-   (data feed, gradient all-reduce, DeepSpeed, Ray) costs. Also shown: one loop alone on an
-   otherwise idle machine (on 2 cores it has a spare core for everything else, so the
-   per-worker comparison with it is pessimistic), and the distributed rate with the steps that
-   open an epoch (the data feed restarts there: a fixed cost per epoch, negligible at
-   Seagull-100w's 1M-sample epochs, visible at this benchmark's 24-step ones).
-   Target: overhead ≤ 15 % (steady state, against the concurrent loops).
-2. GPU (when CUDA is present), paper preset with random weights in bf16, plain PyTorch (no Ray,
+1. CPU, tiny preset, **framework overhead** (the target): ``pipelines.train`` with one worker of
+   one thread (ZeRO-2, gloo, the data streamed by Ray Data) against a plain single-process,
+   single-thread PyTorch loop (torch AdamW) over the same batches — the tiny preset's global
+   batch of 8, as 4 × 2 accumulated micro-batches on both sides. Samples/s count optimizer
+   steps after a warm-up. The two sides alternate ``--repeats`` times; each side's median is
+   compared, and the spread is shown. Ray is started for each distributed run and shut down
+   (and the machine left to settle) before the next plain loop, so the plain side never shares
+   the machine with Ray. Reported twice: ``steady`` leaves out the steps that open an epoch,
+   ``all`` keeps them (the data feed restarts there). Target: overhead ≤ 15 %, steady.
+2. CPU, tiny preset, **scaling** (informative): two workers against two plain loops running at
+   once, each fed the batches one worker sees, at global batches 8 and 32 (``--batch-sizes``):
+   what the distributed machinery costs on a machine as busy as under the distributed run. On
+   two cores this includes Ray's control plane taking its share of the cores the workers need.
+3. GPU (when CUDA is present), paper preset with random weights in bf16, plain PyTorch (no Ray,
    no DeepSpeed): step time, tokens/s and peak memory of a LoRA step at batch sizes 1–8. Without
    CUDA the table is skipped and the output says so.
 
@@ -28,9 +30,13 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 WARMUP_STEPS = 3
+STEPS_PER_EPOCH = 48  # two epoch boundaries among the default 96 measured steps
+SETTLE_S = 5.0
+TARGET = 0.15
 
 
 def plain_loop(data: str, steps: int, micro_batch: int, threads: int, seed: int = 0,
@@ -103,9 +109,24 @@ def concurrent_plain_loops(data: str, steps: int, micro_batch: int, accum: int,
             "processes": processes}
 
 
+@contextmanager
+def local_ray():
+    """A local Ray of 2 CPUs for one distributed run; afterwards the machine is left to settle
+    (Ray's processes take a few seconds to go, and a plain loop started among them runs slow)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        time.sleep(SETTLE_S)
+
+
 def ray_run(data: str, out: str, steps: int, global_batch: int, micro_batch: int,
-            workers: int = 2) -> dict:
-    """``pipelines.train`` for ``steps`` after the warm-up; rates from its metrics.csv.
+            workers: int) -> dict:
+    """``pipelines.train`` for ``steps`` after the warm-up, in a Ray of its own; rates from its
+    metrics.csv.
 
     ``steady`` leaves out the steps that opened an epoch (their time includes the data feed's
     restart); ``all`` counts every measured step; ``epoch_restart_s`` is what an epoch's first
@@ -116,10 +137,12 @@ def ray_run(data: str, out: str, steps: int, global_batch: int, micro_batch: int
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    launch(parser.parse_args(["--stage", "1", "--data", data, "--out", out, "--max-steps",
-                              str(steps + WARMUP_STEPS), "--checkpoint-every",
-                              str(steps + WARMUP_STEPS), "--batch-size", str(global_batch),
-                              "--micro-batch", str(micro_batch), "--workers", str(workers)]))
+    with local_ray():
+        launch(parser.parse_args([
+            "--stage", "1", "--data", data, "--out", out, "--max-steps",
+            str(steps + WARMUP_STEPS), "--checkpoint-every", str(steps + WARMUP_STEPS),
+            "--batch-size", str(global_batch), "--micro-batch", str(micro_batch),
+            "--workers", str(workers)]))
     all_rows = read_metrics(Path(out) / "metrics.csv")
     config = json.loads((Path(out) / "train_config.json").read_text())
     batch = config["train"]["global_batch"]
@@ -190,82 +213,114 @@ def gpu_table(batch_sizes=(1, 2, 4, 8), steps: int = 5) -> list[dict]:
     return rows
 
 
-def cpu_comparison(steps: int, global_batch: int, micro_batch: int,
-                   images: int | None = None, workers: int = 2) -> dict:
-    """One CPU table: the distributed run and the plain loops on the same synthetic data."""
-    import ray
+def spread(runs: list[dict], key: str = "samples_per_s") -> dict:
+    """Median, lowest and highest of ``key`` over repeated runs."""
+    values = [r[key] for r in runs]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "runs": values}
 
+
+def synthetic_data(folder: Path, global_batch: int) -> str:
+    """The benchmark's dataset: ``STEPS_PER_EPOCH`` optimizer steps per epoch (3 regions per
+    image, one stage-1 record each), all in the training split."""
     from seagull.train.synthetic import write_rois_dataset
 
+    return write_rois_dataset(folder, n_images=-(-STEPS_PER_EPOCH * global_batch // 3),
+                              test_images=0)
+
+
+def compare(steps: int, repeats: int, global_batch: int, micro_batch: int,
+            workers: int) -> dict:
+    """``repeats`` alternating runs of each side: Ray Train + DeepSpeed with ``workers``
+    workers, and as many single-thread plain loops at once, each fed one worker's batches."""
     accum = global_batch // (micro_batch * workers)
-    # One epoch boundary among the measured steps: 24 steps per epoch (3 regions per image).
-    images = images or -(-24 * global_batch // 3)
+    plain_runs, ray_runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        data = write_rois_dataset(Path(tmp) / "data", n_images=images, test_images=0)
-        # The plain loops first: right after a Ray shutdown its processes still take CPU, and
-        # the concurrent loops measured up to 20 % slower there.
-        plain = plain_loop(data, steps, global_batch, threads=1)
-        concurrent = concurrent_plain_loops(data, steps, micro_batch, accum, workers)
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
-        try:
-            distributed = ray_run(data, str(Path(tmp) / "run"), steps, global_batch,
-                                  micro_batch, workers)
-        finally:
-            ray.shutdown()
-    steady = distributed["steady"]
-    per_worker = steady["samples_per_s"] / workers
-    overhead_alone = 1 - per_worker / plain["samples_per_s"]
-    overhead = 1 - steady["samples_per_s"] / concurrent["samples_per_s"]
-    overhead_all = 1 - distributed["all"]["samples_per_s"] / concurrent["samples_per_s"]
-    print(f"\nCPU, tiny preset, global batch {global_batch} = {micro_batch} × {workers} "
-          f"workers × {accum} accumulated, {steps} steps after {WARMUP_STEPS} warm-up, "
-          f"{distributed['steps_per_epoch']} steps per epoch")
-    print(f"{'loop':<46}{'samples/s':>10}{'per proc':>10}{'tokens/s':>10}"
-          f"{'step s':>8}{'data s':>8}")
-    lines = ((f"plain PyTorch, 1 process alone, batch {global_batch}", plain, 1),
-             (f"plain PyTorch, {workers} processes at once", concurrent, workers),
-             (f"Ray Train + DeepSpeed, {workers} workers, steady", steady, workers),
-             (f"Ray Train + DeepSpeed, {workers} workers, all", distributed["all"], workers))
-    for name, r, n in lines:
-        print(f"{name:<46}{r['samples_per_s']:>10.2f}{r['samples_per_s'] / n:>10.2f}"
-              f"{r['tokens_per_s']:>10.0f}{r['step_s_median']:>8.3f}"
-              f"{r['data_s_median']:>8.3f}")
-    if distributed["epoch_restart_s"] is not None:
-        print(f"an epoch's first step: +{distributed['epoch_restart_s']:.2f} s (the data "
-              "feed restarts)")
-    verdict = "meets" if overhead <= 0.15 else "misses"
-    print(f"overhead against {workers} plain loops at once: {overhead:+.1%} steady "
-          f"({verdict} the ≤ 15 % target), {overhead_all:+.1%} with the epoch restart; per "
-          f"worker against one loop alone on an idle machine: {overhead_alone:+.1%}")
+        data = synthetic_data(Path(tmp) / "data", global_batch)
+        for repeat in range(repeats):
+            print(f"  repeat {repeat + 1}/{repeats}: {workers} plain loop(s)", flush=True)
+            if workers == 1:
+                plain_runs.append(plain_loop(data, steps, micro_batch, 1, accum=accum))
+            else:
+                plain_runs.append(concurrent_plain_loops(data, steps, micro_batch, accum,
+                                                         workers))
+            print(f"  repeat {repeat + 1}/{repeats}: Ray Train + DeepSpeed, {workers} "
+                  "worker(s)", flush=True)
+            ray_runs.append(ray_run(data, str(Path(tmp) / f"run{repeat}"), steps,
+                                    global_batch, micro_batch, workers))
+    plain = spread(plain_runs)
+    steady = spread([r["steady"] for r in ray_runs])
+    every = spread([r["all"] for r in ray_runs])
+    restarts = [r["epoch_restart_s"] for r in ray_runs if r["epoch_restart_s"] is not None]
     return {"global_batch": global_batch, "micro_batch": micro_batch, "grad_accum": accum,
-            "plain": plain, "plain_concurrent": concurrent, "ray_deepspeed": distributed,
-            "overhead": overhead, "overhead_with_epoch_restarts": overhead_all,
-            "overhead_per_worker_vs_one_loop_alone": overhead_alone, "target_overhead": 0.15}
+            "workers": workers, "steps": steps, "repeats": repeats,
+            "steps_per_epoch": ray_runs[0]["steps_per_epoch"],
+            "plain": plain, "ray_steady": steady, "ray_all": every,
+            "plain_step_s": statistics.median(r["step_s_median"] for r in plain_runs),
+            "ray_step_s": statistics.median(r["steady"]["step_s_median"] for r in ray_runs),
+            "data_s": statistics.median(r["steady"]["data_s_median"] for r in ray_runs),
+            "epoch_restart_s": statistics.median(restarts) if restarts else None,
+            "overhead": 1 - steady["median"] / plain["median"],
+            "overhead_with_epoch_restarts": 1 - every["median"] / plain["median"],
+            "plain_runs": plain_runs, "ray_runs": ray_runs}
+
+
+def print_comparison(title: str, c: dict, target: float | None = None) -> None:
+    def cell(s: dict) -> str:
+        return f"{s['median']:.1f} ({s['min']:.1f}–{s['max']:.1f})"
+
+    print(f"\n{title}: global batch {c['global_batch']} = {c['micro_batch']} × "
+          f"{c['workers']} worker(s) × {c['grad_accum']} accumulated; {c['steps']} steps after "
+          f"{WARMUP_STEPS} of warm-up, {c['steps_per_epoch']} per epoch; median (lowest–highest) "
+          f"of {c['repeats']} runs each")
+    plain_name = "plain PyTorch" + (f", {c['workers']} loops at once" if c["workers"] > 1 else "")
+    print(f"  {plain_name:<40}{cell(c['plain']):>26} samples/s  step {c['plain_step_s']:.3f} s")
+    print(f"  {'Ray Train + DeepSpeed, steady':<40}{cell(c['ray_steady']):>26} samples/s  "
+          f"step {c['ray_step_s']:.3f} s (data {c['data_s']:.3f} s)")
+    print(f"  {'Ray Train + DeepSpeed, with epoch restarts':<40}{cell(c['ray_all']):>26} "
+          "samples/s")
+    if c["epoch_restart_s"] is not None:
+        print(f"  an epoch's first step: +{c['epoch_restart_s']:.2f} s (the data feed restarts)")
+    line = (f"  overhead: {c['overhead']:+.1%} steady, {c['overhead_with_epoch_restarts']:+.1%} "
+            "with epoch restarts")
+    if target is not None:
+        line += f" ({'meets' if c['overhead'] <= target else 'misses'} the ≤ {target:.0%} target)"
+    print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=24, help="measured steps per side")
+    parser.add_argument("--steps", type=int, default=96, help="measured steps per run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each side (default 3)")
     parser.add_argument("--batch-sizes", type=lambda t: [int(v) for v in t.split(",")],
                         default=[8, 32],
-                        help="global batches to compare (default 8,32: the tiny preset's and "
-                             "the paper's, the latter through gradient accumulation)")
+                        help="global batches of the two-worker scaling table (default 8,32: "
+                             "the tiny preset's and the paper's, through accumulation)")
     parser.add_argument("--micro-batch", type=int, default=4, help="per worker (default 4)")
-    parser.add_argument("--images", type=int,
-                        help="synthetic dataset images, 3 regions each (default: one epoch "
-                             "boundary falls among the measured steps)")
     parser.add_argument("--json", default="bench-train.json", help="where to write results")
     parser.add_argument("--skip-cpu", action="store_true", help="only the GPU table")
+    parser.add_argument("--skip-scaling", action="store_true",
+                        help="only the framework-overhead comparison on CPUs")
     args = parser.parse_args(argv)
 
     import torch
 
-    results: dict = {}
+    results: dict = {"target_overhead": TARGET}
     if not args.skip_cpu:
-        results["cpu_tiny"] = [cpu_comparison(args.steps, batch, args.micro_batch, args.images)
-                               for batch in args.batch_sizes]
+        print("framework overhead: one worker against one plain loop", flush=True)
+        overhead = compare(args.steps, args.repeats, 8, args.micro_batch, workers=1)
+        results["framework_overhead"] = overhead
+        if not args.skip_scaling:
+            results["scaling"] = []
+            for batch in args.batch_sizes:
+                print(f"scaling: two workers against two plain loops at once, batch {batch}",
+                      flush=True)
+                results["scaling"].append(compare(args.steps, args.repeats, batch,
+                                                  args.micro_batch, workers=2))
+        print_comparison("CPU, tiny preset, framework overhead", overhead, TARGET)
+        for c in results.get("scaling", []):
+            print_comparison("CPU, tiny preset, two workers against two plain loops", c)
 
     if torch.cuda.is_available():
         rows = gpu_table()

@@ -12,10 +12,13 @@ def deepspeed_config(cfg: TrainConfig) -> dict:
     ``LambdaLR`` itself and hands both to ``deepspeed.initialize`` (one code path for CPU and
     GPU; DeepSpeed's fused optimizers need a compiler on CPU, see ``deepspeed_on_cpu``).
     ``stage3_param_persistence_threshold: 0`` makes ZeRO-3 partition even the small tensors of
-    the tiny preset, so stage 3 is really exercised in tests.
+    the tiny preset, so stage 3 is really exercised in tests. ``contiguous_gradients`` only on
+    GPUs (bf16 runs): there it keeps a large model's gradients from fragmenting device memory;
+    on CPUs it is a copy of every gradient at every micro-batch, ~6 % of a tiny-preset step
+    (bench/train.py).
     """
     zero: dict = {"stage": cfg.zero_stage, "overlap_comm": False,
-                  "contiguous_gradients": True}
+                  "contiguous_gradients": bool(cfg.bf16)}
     if cfg.zero_stage == 3:
         zero.update({"stage3_param_persistence_threshold": 0,
                      "stage3_gather_16bit_weights_on_model_save": False})

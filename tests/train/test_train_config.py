@@ -78,8 +78,10 @@ def test_deepspeed_config():
     assert ds["zero_optimization"]["stage"] == 3
     assert ds["zero_optimization"]["stage3_param_persistence_threshold"] == 0
     assert ds["bf16"]["enabled"] is True
+    assert ds["zero_optimization"]["contiguous_gradients"] is True  # GPU memory unfragmented
     cpu = deepspeed_config(train_config(1, get_preset("tiny"), workers=2))
     assert cpu["zero_optimization"]["stage"] == 2 and cpu["bf16"]["enabled"] is False
+    assert cpu["zero_optimization"]["contiguous_gradients"] is False  # a copy for nothing
     assert "optimizer" not in cpu  # torch AdamW is built by the engine (no compiled op)
     with pytest.raises(ConfigError, match="ZeRO"):
         train_config(1, get_preset("tiny"), workers=2, zero_stage=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from pathlib import Path
 from typing import Self
 
@@ -30,10 +31,14 @@ class MetricsLog:
         if self.path.is_file():
             with self.path.open(newline="") as fh:
                 kept = [r for r in csv.DictReader(fh) if int(r["step"]) <= resume_step]
-        with self.path.open("w", newline="") as fh:
+        # A new file replaces the old one whole: a reader following the file (ProgressPrinter)
+        # sees another file and starts over, never a shorter one that has grown back.
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with tmp.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=COLUMNS)
             writer.writeheader()
             writer.writerows(kept)
+        os.replace(tmp, self.path)
         self._tb = None
         self._tb_dir = self.run_dir / "tensorboard"
 
@@ -74,11 +79,15 @@ def read_metrics(path: str | Path) -> list[dict]:
         return _parse(fh)
 
 
-def _parse(lines) -> list[dict]:
+def _parse(lines, skip_bad: bool = False) -> list[dict]:
     rows = []
     for r in csv.DictReader(lines):
-        rows.append({k: (None if v == "" else int(v) if k in ("step", "epoch") else float(v))
-                     for k, v in r.items()})
+        try:
+            rows.append({k: (None if v == "" else int(v) if k in ("step", "epoch")
+                             else float(v)) for k, v in r.items()})
+        except (ValueError, TypeError):
+            if not skip_bad:
+                raise
     return rows
 
 
@@ -97,7 +106,9 @@ class ProgressPrinter:
     The driver runs it beside ``trainer.fit()``: rank 0 writes the file into the run folder (the
     run's storage, visible to the driver on a cluster too), so progress reaches the console
     however Ray's worker output is routed. Rows that were in the file before it started are not
-    printed again; the steps a resumed run trains again are (their rows are new).
+    printed again; the steps a resumed run trains again are (their rows are new). Each poll
+    reads only the bytes appended since the last one (a long run's file grows to megabytes); a
+    file replaced by a resumed run is read again from its start.
     """
 
     def __init__(self, path: str | Path, total: int, every: int = 1, interval: float = 1.0,
@@ -107,8 +118,9 @@ class ProgressPrinter:
 
         self.path, self.total, self.every, self.interval = Path(path), total, every, interval
         self.out = out or sys.stdout
-        self._size, self._mtime = -1, -1
-        self._seen = {self._key(r) for r in self._rows()}
+        self._file, self._offset, self._header = None, 0, ""
+        self._seen: set[tuple] = set()
+        self._seen.update(self._key(r) for r in self._new_rows())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="train-progress", daemon=True)
 
@@ -129,28 +141,30 @@ class ProgressPrinter:
     def _key(row: dict) -> tuple:
         return tuple(row.get(c) for c in COLUMNS)
 
-    def _rows(self) -> list[dict]:
-        """The file's complete rows (a last line still being written is left for later)."""
-        try:
-            text = self.path.read_text()
-        except OSError:
-            return []
-        if not text.endswith("\n"):
-            text = text[: text.rfind("\n") + 1]
-        try:
-            return _parse(io.StringIO(text, newline=""))
-        except (ValueError, TypeError):
-            return []
-
-    def poll(self) -> None:
+    def _new_rows(self) -> list[dict]:
+        """The complete rows appended since the last call (a line still being written is left
+        for later; a replaced or shortened file is read from its start)."""
         try:
             stat = self.path.stat()
+            if (stat.st_dev, stat.st_ino) != self._file or stat.st_size < self._offset:
+                self._file, self._offset, self._header = (stat.st_dev, stat.st_ino), 0, ""
+            if stat.st_size == self._offset:
+                return []
+            with self.path.open("rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read(stat.st_size - self._offset)
         except OSError:
-            return
-        if (stat.st_size, stat.st_mtime_ns) == (self._size, self._mtime):
-            return
-        self._size, self._mtime = stat.st_size, stat.st_mtime_ns
-        for row in self._rows():
+            return []
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        text = complete.decode()
+        if not self._header:
+            header, _, text = text.partition("\n")
+            self._header = header + "\n"
+        return _parse(io.StringIO(self._header + text, newline=""), skip_bad=True)
+
+    def poll(self) -> None:
+        for row in self._new_rows():
             key = self._key(row)
             if key in self._seen or row.get("loss") is None:
                 continue

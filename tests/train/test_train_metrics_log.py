@@ -75,3 +75,36 @@ def test_progress_follows_a_resumed_run_and_thins_out(tmp_path):
     # the retrained steps are new rows: every second one and the last, each once, whatever
     # the thread saw in between
     assert steps == [4, 6]
+
+
+def test_progress_notices_a_resumed_run_that_rewrote_a_longer_file(tmp_path):
+    log = MetricsLog(tmp_path)
+    out = io.StringIO()
+    printer = ProgressPrinter(tmp_path / "metrics.csv", total=8, out=out)
+    for step in range(1, 4):
+        log.log(_row(step))
+    log.close()
+    printer.poll()
+    # Resumed from step 1 and already past where the printer had read before it polls again:
+    # the file is replaced, and the steps trained again are printed, each once.
+    resumed = MetricsLog(tmp_path, resume_step=1)
+    for step in range(2, 9):
+        resumed.log(_row(step, loss=float(step)))
+    resumed.close()
+    printer.poll()
+    printer.poll()
+    steps = [int(line.split()[1].split("/")[0]) for line in out.getvalue().splitlines()]
+    assert steps == [1, 2, 3, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_progress_skips_an_unreadable_row_and_goes_on(tmp_path):
+    log = MetricsLog(tmp_path)
+    out = io.StringIO()
+    printer = ProgressPrinter(tmp_path / "metrics.csv", total=3, out=out)
+    log.log(_row(1))
+    with (tmp_path / "metrics.csv").open("a") as fh:
+        fh.write("two,0,oops,,,,,,,\n")
+    log.log(_row(3))
+    printer.poll()
+    assert [line.split()[1] for line in out.getvalue().splitlines()] == ["1/3", "3/3"]
+    log.close()

@@ -29,7 +29,6 @@ def _samples(row: dict) -> list[dict]:
 
 def read_samples(root: str, split: str | None = None, num_cpus: float = 0.5):
     """A ``ray.data.Dataset`` of samples of the dataset at ``root`` (streamed, not loaded)."""
-
     from seagull.data.reader import ray_table, table_dataset
 
     table_dataset(root, "rois")  # schema check and a clear error on an empty folder

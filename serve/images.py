@@ -28,7 +28,9 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "i
     ``ImageDecodeError`` for bytes that are not a complete image (empty, not an image,
     truncated).
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
+
+    from seagull.image_io import to_rgb8
 
     if len(data) > max_bytes:
         raise PayloadTooLargeError(f"{name}: {len(data)} bytes is over the limit of "
@@ -42,15 +44,17 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "i
                 raise PayloadTooLargeError(f"{name}: {width}×{height} = {width * height} pixels "
                                            f"is over the limit of {max_pixels} pixels")
             opened.load()  # a truncated file fails here, not later
-            image = ImageOps.exif_transpose(opened).convert("RGB")
+            array = to_rgb8(opened)  # EXIF orientation, wide bit depths scaled, alpha dropped
     except PayloadTooLargeError:
         raise
     except Image.DecompressionBombError as exc:
         raise PayloadTooLargeError(f"{name}: {exc}") from None
-    except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as exc:
+    except Image.UnidentifiedImageError:
+        raise ImageDecodeError(f"{name}: not an image in a format this service reads "
+                               "(PNG, JPEG, WebP, TIFF, …)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(f"{name}: not a decodable image ({exc.__class__.__name__}: "
                                f"{str(exc)[:120]})") from None
-    array = np.asarray(image, dtype=np.uint8)
     if array.shape[0] < 2 or array.shape[1] < 2:
         raise ImageDecodeError(f"{name}: {array.shape[1]}×{array.shape[0]} is too small "
                                f"(need at least 2×2 pixels)")

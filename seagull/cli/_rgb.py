@@ -5,22 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from seagull.errors import ImageDecodeError, OutputError
+from seagull.errors import OutputError
 
 
 def read_rgb(path: str | Path):
-    """An image file → H×W×3 uint8 RGB array (``ImageDecodeError`` if it is not an image)."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    """An image file → H×W×3 uint8 RGB array, as ``seagull.image_io.read_image`` reads it
+    (EXIF orientation applied, wide bit depths scaled); ``ImageDecodeError`` naming the file."""
+    from seagull.image_io import read_image
 
-    path = Path(path)
-    if not path.is_file():
-        raise ImageDecodeError(f"{path}: no such image file")
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageDecodeError(f"{path}: not a decodable image ({exc.__class__.__name__})") from None
+    return read_image(path)
 
 
 def write_json(path: str | Path, data) -> Path:

@@ -44,59 +44,42 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the ConvNeXt checkpoint of a paper-preset model")
 
 
-def load_image(path: str):
-    """An image file → H×W×3 uint8 array."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    from seagull.errors import ImageDecodeError
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ImageDecodeError(f"{path}: not a readable image ({exc.__class__.__name__})") \
-            from None
-
-
 def load_rle_mask(path: str, shape: tuple[int, int]):
     """A COCO RLE JSON file → H×W bool mask, checked against the image's ``shape``."""
     import json
 
-    import numpy as np
-    from pycocotools import mask as mask_utils
-
     from seagull.errors import InvalidInputError, MaskShapeError
+    from seagull.regions.rle import decode
 
     try:
         with open(path) as fh:
             rle = json.load(fh)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"{path}: not JSON ({exc.msg})") from None
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the mask ({exc.strerror or exc})") \
+            from None
     if isinstance(rle, dict) and "segmentation" in rle:
         rle = rle["segmentation"]
     if not (isinstance(rle, dict) and "size" in rle and "counts" in rle):
         raise InvalidInputError(f"{path}: not a COCO RLE ({{\"size\": [h, w], \"counts\": …}})")
-    size = list(rle["size"])
-    if tuple(size) != tuple(shape):
+    size = rle["size"]
+    if isinstance(size, list) and len(size) == 2 and tuple(size) != tuple(shape):
         raise MaskShapeError(f"{path}: mask is {size[1]}×{size[0]} but the image is "
                              f"{shape[1]}×{shape[0]}")
-    counts = rle["counts"]
     try:
-        coded = {"size": size, "counts": counts.encode() if isinstance(counts, str) else counts}
-        if isinstance(counts, list):
-            coded = mask_utils.frPyObjects(coded, size[0], size[1])
-        return np.asarray(mask_utils.decode(coded), dtype=bool)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{path}: bad RLE counts ({exc})") from None
+        mask = decode(rle)  # validated: size, alphabet, runs covering exactly h·w pixels
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{path}: {exc}") from None
+    if not mask.any():
+        raise InvalidInputError(f"{path}: the mask selects no pixel")
+    return mask
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from seagull.errors import InvalidInputError, WeightsNotFoundError
+    from seagull.errors import ImageDecodeError, InvalidInputError, WeightsNotFoundError
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     known = ("quality", "importance", "distortion")
@@ -105,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.model:
         raise WeightsNotFoundError("no model: pass --model DIR (a folder written by "
                                    "SeagullModel.save_pretrained or `seagull train`)")
-    image = load_image(args.image)
+    from seagull.image_io import read_image
+
+    image = read_image(args.image)
+    if min(image.shape[:2]) < 2:
+        raise ImageDecodeError(f"{args.image}: {image.shape[1]}×{image.shape[0]} is too small "
+                               "(need at least 2×2 pixels)")
     if args.mask:
         mask = load_rle_mask(args.mask, image.shape[:2])
     else:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from seagull.errors import InvalidInputError
+from seagull.image_io import to_rgb8
 from seagull.labels import instructions as ins
 from seagull.labels.levels import WORDS
 
@@ -131,8 +132,7 @@ def build_batch(samples: Sequence[Mapping], prompts: PromptEncoder, config,
     rows, label_rows, images, coverage, crops = [], [], [], [], []
     for i, sample in enumerate(samples):
         image = sample["image"]
-        array = np.asarray(image.convert("RGB")) if hasattr(image, "convert") else \
-            np.asarray(image)
+        array = to_rgb8(image) if hasattr(image, "convert") else np.asarray(image)
         mask = as_bool_mask(sample["mask"], name=f"sample {i} mask")
         prompt = prompts.prompt_ids(sample["question"])
         answer = prompts.answer_ids(sample["answer"])

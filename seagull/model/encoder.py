@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from seagull.errors import WeightsMismatchError
+from seagull.image_io import to_rgb8
 from seagull.model.config import SeagullConfig
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def preprocess_image(image, size: int, mean, std) -> torch.Tensor:
 
     from seagull.errors import InvalidInputError
 
-    array = np.asarray(image.convert("RGB")) if hasattr(image, "convert") else np.asarray(image)
+    array = to_rgb8(image) if hasattr(image, "convert") else np.asarray(image)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise InvalidInputError(f"image must be H×W×3 uint8, got shape {array.shape} "
                                 f"dtype {array.dtype}")

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from seagull.errors import InvalidInputError
+from seagull.image_io import to_rgb8
 from seagull.labels import instructions as ins
 from seagull.labels.levels import DISTORTION_TYPES, SEVERITY_WORDS, WORDS, expected_score
 from seagull.model.scoring import expected_scores, level_probabilities, level_result
@@ -40,8 +41,7 @@ class SeagullPredictor:
         """Encode ``image`` (H×W×3 uint8 numpy array or PIL image) and prefill the prompt prefix."""
         from seagull.model.encoder import preprocess_image
 
-        array = np.asarray(image.convert("RGB")) if hasattr(image, "convert") else \
-            np.asarray(image)
+        array = to_rgb8(image) if hasattr(image, "convert") else np.asarray(image)
         cfg = self.model.config
         pixels = preprocess_image(array, cfg.image_size, cfg.pixel_mean, cfg.pixel_std)
         self._image = array

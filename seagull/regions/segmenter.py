@@ -118,9 +118,9 @@ class Segmenter:
             raise InvalidInputError(f"prompt: box must be (x0, y0, x1, y1), got {box!r}")
         x0, y0, x1, y1 = array
         if x1 <= x0 or y1 <= y0:
-            raise InvalidInputError(f"prompt: box {tuple(array)} has no area (need x1 > x0, y1 > y0)")
+            raise InvalidInputError(f"prompt: box {_fmt(array)} has no area (need x1 > x0, y1 > y0)")
         if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
-            raise InvalidInputError(f"prompt: box {tuple(array)} is outside the {w}×{h} image")
+            raise InvalidInputError(f"prompt: box {_fmt(array)} is outside the {w}×{h} image")
         return np.array([max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)])
 
     def _predict(self, coords, labels, box) -> tuple[np.ndarray, float]:
@@ -337,3 +337,8 @@ def build_segmenter(sam_checkpoint=None, detector_weights=None, *, strict: bool 
 
     sam, variant = load_sam(sam_path, device=device)
     return SamSegmenter(sam, variant, weights.file_sha256(sam_path), detector=detector)
+
+
+def _fmt(values) -> str:
+    """``(10, 10, 10, 50)``: coordinates as a person wrote them, for error messages."""
+    return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"

@@ -1,6 +1,5 @@
 """``seagull assess`` end to end on a saved tiny model."""
 
-import importlib.util
 import json
 
 import numpy as np
@@ -74,13 +73,27 @@ def test_assess_errors_are_one_line_and_exit_2(model_dir, image_file, tmp_path, 
     not_image = tmp_path / "x.png"
     not_image.write_text("hello")
     assert main(["assess", str(not_image), "--mask", str(ok), "--model", str(model_dir)]) == 2
-    assert "not a readable image" in capsys.readouterr().err
+    assert f"{not_image}: not an image" in capsys.readouterr().err
+    missing = tmp_path / "missing.png"
+    assert main(["assess", str(missing), "--mask", str(ok), "--model", str(model_dir)]) == 2
+    assert f"{missing}: no such image file" in capsys.readouterr().err
     assert main(["assess", str(image_file), "--mask", str(ok), "--model", str(model_dir),
                  "--tasks", "beauty"]) == 2
+    short = tmp_path / "short.json"  # runs that do not cover the image: refused, not padded
+    short.write_text(json.dumps({"size": [48, 64], "counts": [10, 20]}))
+    assert main(["assess", str(image_file), "--mask", str(short), "--model",
+                 str(model_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"{short}: RLE: uncompressed counts sum to 30" in err
+    assert main(["assess", str(image_file), "--mask", str(tmp_path), "--model",
+                 str(model_dir)]) == 2
+    assert f"{tmp_path}: cannot read the mask" in capsys.readouterr().err
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    assert main(["assess", str(tiny), "--mask", str(ok), "--model", str(model_dir)]) == 2
+    assert f"{tiny}: 1×1 is too small" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("seagull.regions") is None,
-                    reason="seagull.regions (the segmenter) is not part of this tree yet")
 @pytest.mark.parametrize("prompt", [["--point", "20,15"], ["--box", "5,5,40,30"]])
 def test_assess_with_a_point_or_box_segments_first(model_dir, image_file, prompt, capsys):
     code = main(["assess", str(image_file), *prompt, "--model", str(model_dir),

@@ -93,4 +93,4 @@ def test_regions_of_a_non_image_is_an_error(tmp_path, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     assert main(["regions", str(bad), "--out", str(tmp_path / "r.json")]) == 2
-    assert "not a decodable image" in capsys.readouterr().err
+    assert f"{bad}: not an image" in capsys.readouterr().err

@@ -69,6 +69,15 @@ def test_bad_prompts_are_invalid_input(segmenter_with_image, prompt):
         segmenter_with_image.predict(**prompt)
 
 
+def test_box_errors_show_the_box_as_written(segmenter_with_image):
+    with pytest.raises(InvalidInputError) as err:
+        segmenter_with_image.predict(box=(50, 50.5, 40, 80))
+    assert str(err.value) == "prompt: box (50, 50.5, 40, 80) has no area (need x1 > x0, y1 > y0)"
+    with pytest.raises(InvalidInputError) as err:
+        segmenter_with_image.predict(box=np.array([300, 10, 400, 20]))
+    assert str(err.value) == "prompt: box (300, 10, 400, 20) is outside the 256×192 image"
+
+
 def test_image_must_be_rgb_uint8():
     seg = ClassicalSegmenter()
     with pytest.raises(InvalidInputError, match="no image set"):

@@ -43,6 +43,21 @@ class AssessBatch:
         return pa.Table.from_pylist(rows, schema=PREDICTIONS_SCHEMA)
 
 
+def _ready_output(out: Path) -> None:
+    """``out`` exists as a writable folder, or ``OutputError`` naming it."""
+    import os
+
+    from seagull.errors import OutputError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write the evaluation there ({exc.strerror or exc})") \
+            from None
+    if not os.access(out, os.W_OK):
+        raise OutputError(f"{out}: cannot write the evaluation there (not writable)")
+
+
 def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, *,
              split: str = "test", actors: int = 1, cpus_per_actor: float = 0.5,
              batch_size: int = 2, threads: int = 1, use_global: bool | None = None,
@@ -57,7 +72,7 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
     import ray
 
     from seagull.assessors import model_kind
-    from seagull.data.reader import ray_table, table_dataset
+    from seagull.data.reader import check_shards, ray_table, table_dataset
     from seagull.data.schema import SPLITS
     from seagull.errors import InvalidArgumentError
     from seagull.evaluation import PREDICTIONS_SCHEMA, write_outputs
@@ -66,6 +81,8 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
         raise InvalidArgumentError(f"split must be one of {SPLITS}, got {split!r}")
     kind = model_kind(model_dir)  # fail before Ray starts when the folder is wrong
     table_dataset(str(data_root), "rois")  # schema check, clear error when there are no shards
+    check_shards(str(data_root), "rois")  # a damaged shard named now, not deep inside Ray
+    _ready_output(Path(out_dir))  # before the work, not after it
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, configure_logging=False,
                  log_to_driver=False)

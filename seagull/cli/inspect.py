@@ -21,14 +21,18 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from seagull.data.inspect import format_report, report, write_overlays
-    from seagull.errors import DatasetError
+    from seagull.errors import DatasetError, OutputError
 
     rep = report(args.root)
     if not rep["rois_rows"] and not rep["errors"]:
         raise DatasetError(f"{args.root}: no rois or errors table (not a built dataset?)")
     print(format_report(rep))
     if args.json:
-        Path(args.json).write_text(json.dumps(rep, indent=2, default=str))
+        try:
+            Path(args.json).write_text(json.dumps(rep, indent=2, default=str))
+        except OSError as exc:
+            raise OutputError(f"{args.json}: cannot write the report ({exc.strerror or exc})") \
+                from None
     if args.overlays:
         paths = write_overlays(args.root, args.overlays, args.sources)
         print(f"\n{len(paths)} overlays in {args.overlays}")

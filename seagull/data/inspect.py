@@ -15,8 +15,10 @@ from collections import Counter, defaultdict
 import numpy as np
 import pyarrow.dataset as pads
 
-from seagull.data.reader import table_dataset
+from seagull.data.reader import table_dataset, unreadable_shards
+from seagull.data.schema import SCHEMAS, check_schema
 from seagull.data.store import DatasetLayout
+from seagull.errors import OutputError
 from seagull.labels.levels import IMPORTANCE_WORDS, QUALITY_WORDS, SEVERITY_WORDS, level_word
 
 LABEL_COLUMNS = ["image_id", "source_id", "split", "distortion", "level", "regions"]
@@ -34,8 +36,13 @@ def report(root: str) -> dict:
     null_importance = 0
     n_rows = n_regions = 0
     splits = Counter()
-    if layout.shards("rois"):
-        ds = table_dataset(root, "rois")
+    damaged = unreadable_shards(root, "rois")  # reported, and the rest still counted
+    readable = [s for s in layout.shards("rois") if s not in damaged]
+    if readable:
+        first = pads.dataset(readable[0], filesystem=layout.fs, format="parquet")
+        check_schema(first.schema, "rois", readable[0])
+        ds = pads.dataset(readable, filesystem=layout.fs, format="parquet",
+                          schema=SCHEMAS["rois"])
         for batch in ds.to_batches(columns=LABEL_COLUMNS, batch_size=64):
             for row in batch.to_pylist():
                 n_rows += 1
@@ -68,6 +75,7 @@ def report(root: str) -> dict:
                                                                      key=lambda kv: _level_key(kv[0]))},
         "clean_fraction": {k: clean_per_level[k] / regions_per_level[k] for k in keys},
         "errors": errors,
+        "damaged_shards": [{"shard": k, "reason": v} for k, v in damaged.items()],
     }
 
 
@@ -106,6 +114,10 @@ def format_report(rep: dict) -> str:
         lines.append(f"  {e['source']}: {e['error']} at {e['stage']}: {e['message']}")
     if not rep["errors"]:
         lines.append("  none")
+    if rep.get("damaged_shards"):
+        lines.append("\ndamaged shards (not counted above; rebuild or restore them)")
+        for d in rep["damaged_shards"]:
+            lines.append(f"  {d['shard']}: {d['reason']}")
     return "\n".join(lines)
 
 
@@ -154,8 +166,13 @@ def write_overlays(root: str, out_dir: str, n_sources: int = 3) -> list[str]:
 
     layout = DatasetLayout.open(root)
     written = []
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    for shard in layout.shards("rois")[:n_sources]:
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot write overlays there ({exc.strerror or exc})") \
+            from None
+    damaged = unreadable_shards(root, "rois")
+    for shard in [s for s in layout.shards("rois") if s not in damaged][:n_sources]:
         rows = pads.dataset(shard, filesystem=layout.fs, format="parquet").to_table().to_pylist()
         rows = [r for r in rows if r["regions"]]
         if not rows:

@@ -118,3 +118,31 @@ def ray_table(root: str, table: str, columns: list[str] | None = None,
     finally:
         if newer is not None:
             context.use_datasource_v2 = newer
+
+
+def unreadable_shards(root: str, table: str) -> dict[str, str]:
+    """The shards of ``root/table/`` whose Parquet footer cannot be read: path → reason.
+
+    Reads only each footer (a few kilobytes), so it is cheap next to reading the rows.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    layout = DatasetLayout.open(root)
+    bad = {}
+    for shard in layout.shards(table):
+        try:
+            with layout.fs.open_input_file(shard) as fh:
+                pq.read_metadata(fh)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            bad[shard] = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
+    return bad
+
+
+def check_shards(root: str, table: str) -> None:
+    """``DatasetError`` naming the first damaged shard of ``root/table/``, if any."""
+    bad = unreadable_shards(root, table)
+    if bad:
+        shard, reason = next(iter(bad.items()))
+        more = f"; {len(bad) - 1} more damaged" if len(bad) > 1 else ""
+        raise DatasetError(f"{shard}: damaged {table} shard ({reason}){more}")

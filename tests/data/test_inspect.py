@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -74,3 +75,27 @@ def test_inspect_command_prints_the_report_and_writes_overlays(tmp_path, capsys)
     assert drawn.shape == (32, 48, 3)
     assert not np.array_equal(drawn, np.full_like(drawn, 90))  # regions were drawn on it
     assert seagull(["inspect", str(tmp_path / "empty")]) == 2
+
+
+def test_a_damaged_shard_is_reported_and_the_rest_still_counted(tmp_path, capsys):
+    import shutil
+
+    _dataset(tmp_path / "ds")
+    layout = DatasetLayout.open(str(tmp_path / "ds"))
+    (good,) = layout.shards("rois")
+    damaged = tmp_path / "ds" / "rois" / "t.parquet"
+    damaged.write_bytes(Path(good).read_bytes()[:100])  # a copy cut short: no footer
+    shutil.copy(good, tmp_path / "ds" / "rois" / "u.parquet")  # another source, intact
+    rep = report(str(tmp_path / "ds"))
+    assert rep["rois_rows"] == 4  # s and u, two renders each
+    assert [d["shard"] for d in rep["damaged_shards"]] == [str(damaged)]
+    assert seagull(["inspect", str(tmp_path / "ds"), "--overlays", str(tmp_path / "ov"),
+                    "--sources", "5"]) == 0
+    out = capsys.readouterr().out
+    assert f"damaged shards (not counted above; rebuild or restore them)\n  {damaged}: " in out
+    assert len(list((tmp_path / "ov").glob("*.png"))) == 2  # the readable sources only
+    (tmp_path / "afile").write_text("")
+    assert seagull(["inspect", str(tmp_path / "ds"), "--overlays", str(tmp_path / "afile")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'afile'}: cannot write overlays there" in err
+    assert len(err.strip().splitlines()) == 1

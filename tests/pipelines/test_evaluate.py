@@ -104,3 +104,29 @@ def test_bad_inputs_are_one_line_errors(dataset, tmp_path, capsys):
     rc = main(["evaluate", "--model", str(tmp_path), "--data", str(tmp_path / "none"),
                "--out", str(tmp_path / "o")])
     assert rc == 2 and "no rois shard" in capsys.readouterr().err
+
+
+def test_damaged_shard_and_unwritable_output_fail_before_any_work(dataset, tiny_seagull,
+                                                                  tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from seagull.data import reader
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the evaluation started before its inputs were checked")
+
+    monkeypatch.setattr(reader, "ray_table", no_reading)
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    rc = main(["evaluate", "--model", str(tiny_seagull), "--data", str(dataset),
+               "--out", str(a_file)])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{a_file}: cannot write the evaluation there" in err
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    shard = sorted((copy / "rois").glob("*.parquet"))[1]
+    shard.write_bytes(shard.read_bytes()[:100])
+    rc = main(["evaluate", "--model", str(tiny_seagull), "--data", str(copy),
+               "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{shard}: damaged rois shard" in err and len(err.strip().splitlines()) == 1

@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         help="the region as a COCO RLE JSON file ({\"size\": [h, w], "
                              "\"counts\": …})")
     p.add_argument("--model", metavar="DIR",
-                   help="a model folder written by save_pretrained / seagull train")
+                   help="a model folder written by save_pretrained, or a `seagull train` run "
+                        "folder (its model/)")
     p.add_argument("--tasks", default="quality,importance,distortion",
                    help="comma list of quality, importance, distortion (default: all)")
     p.add_argument("--sam-checkpoint", metavar="FILE",
@@ -104,9 +105,15 @@ def run(args: argparse.Namespace) -> int:
         mask = segmenter.predict(point=args.point) if args.point is not None else \
             segmenter.predict(box=args.box)
 
-    from seagull.model import SeagullModel, SeagullPredictor
+    from pathlib import Path
 
-    model = SeagullModel.from_pretrained(args.model, llm_path=args.llm,
+    from seagull.model import SeagullModel, SeagullPredictor
+    from seagull.model.seagull_model import CONFIG_FILE
+
+    model_dir = Path(args.model)
+    if not (model_dir / CONFIG_FILE).is_file() and (model_dir / "model" / CONFIG_FILE).is_file():
+        model_dir = model_dir / "model"  # a training run's folder: its final model
+    model = SeagullModel.from_pretrained(model_dir, llm_path=args.llm,
                                          encoder_weights=args.encoder_weights)
     predictor = SeagullPredictor(model)
     predictor.set_image(image)

@@ -58,6 +58,20 @@ def test_assess_with_an_rle_mask_prints_the_assessment(model_dir, image_file, tm
     assert result["quality"]["score"] == pytest.approx(direct["quality"]["score"], abs=1e-6)
 
 
+def test_assess_takes_a_training_run_folder_for_its_model(model_dir, image_file, tmp_path,
+                                                          capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(model_dir, run / "model")
+    mask = _rle_file(tmp_path / "m.json", np.ones((48, 64), bool))
+    args = ["assess", str(image_file), "--mask", str(mask), "--tasks", "quality", "--model"]
+    assert main([*args, str(model_dir)]) == 0
+    direct = json.loads(capsys.readouterr().out)
+    assert main([*args, str(run)]) == 0
+    assert json.loads(capsys.readouterr().out) == direct
+
+
 def test_assess_errors_are_one_line_and_exit_2(model_dir, image_file, tmp_path, capsys):
     empty = _rle_file(tmp_path / "empty.json", np.zeros((48, 64), bool))
     assert main(["assess", str(image_file), "--mask", str(empty), "--model",

@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     region.add_argument("--point", type=_xy, metavar="X,Y",
                         help="a click inside the region (pixels); segmented with SAM")
     region.add_argument("--box", type=_box, metavar="X0,Y0,X1,Y1",
-                        help="a box around the region (pixels); segmented with SAM")
+                        help="a box around the region (pixels); segmented with SAM. A value "
+                             "starting with '-' needs '=': --box=-5,10,120,90")
     region.add_argument("--mask", metavar="RLE_JSON",
                         help="the region as a COCO RLE JSON file ({\"size\": [h, w], "
                              "\"counts\": …})")

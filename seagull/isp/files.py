@@ -56,6 +56,7 @@ def write_renders(source: Source, out_dir: str | os.PathLike, *,
     except OSError as exc:
         raise OutputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
 
+    earlier = _earlier_files(out)
     sheet = ContactSheet() if contact_sheet else None
     images: list[dict] = []
     render_params = None
@@ -91,4 +92,21 @@ def write_renders(source: Source, out_dir: str | os.PathLike, *,
             (out / CONTACT_SHEET).write_bytes(encode_png(sheet.image()))
     except OSError as exc:
         raise OutputError(f"{out}: cannot write ({exc.strerror})") from None
+    # A rerun into the same folder: what the earlier run wrote and this one did not goes, so
+    # the folder holds exactly what params.json lists (files it never listed are left alone).
+    kept = {entry["file"] for entry in images} | {PARAMS}
+    if sheet is not None:
+        kept.add(CONTACT_SHEET)
+    for name in earlier - kept:
+        (out / name).unlink(missing_ok=True)
     return manifest
+
+
+def _earlier_files(out: Path) -> set[str]:
+    """The files an earlier ``write_renders`` into ``out`` wrote, from its ``params.json``."""
+    try:
+        manifest = json.loads((out / PARAMS).read_text())
+        names = {entry["file"] for entry in manifest["images"]} | {CONTACT_SHEET}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {n for n in names if isinstance(n, str) and n == Path(n).name}

@@ -35,6 +35,19 @@ def test_render_writes_images_params_and_contact_sheet(tmp_path, sample_raw):
     assert sheet.width > 3 * 128 and sheet.height > 3 * short
 
 
+def test_a_rerun_into_the_same_folder_leaves_only_what_it_lists(tmp_path, sample_raw):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")  # never listed by a render: left alone
+    base = ["-q", "render", str(sample_raw), "--out", str(out), "--long-side", "64"]
+    assert main([*base, "--types", "blur", "--levels", "0,5", "--contact-sheet"]) == 0
+    assert main([*base, "--types", "noise", "--levels", "3"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["noise_03.png", "notes.txt", "params.json", "reference.png"]
+    listed = [im["file"] for im in json.loads((out / "params.json").read_text())["images"]]
+    assert listed == ["reference.png", "noise_03.png"]
+
+
 def test_bad_raw_is_one_line_error(tmp_path, capsys):
     bad = tmp_path / "broken.nef"
     bad.write_bytes(b"not a raw at all" * 10)

@@ -30,7 +30,10 @@ def to_rgb8(image) -> np.ndarray:
     """A Pillow image → H×W×3 uint8 RGB (see the module doc for what is converted how)."""
     from PIL import ImageOps
 
-    image = ImageOps.exif_transpose(image)
+    try:
+        image = ImageOps.exif_transpose(image)
+    except (SyntaxError, ValueError, TypeError, KeyError, OSError):
+        pass  # unreadable EXIF: the pixels as stored, rather than no image at all
     if image.mode in WIDE_INTEGER_MODES or image.mode == "F":
         grey = _to_8bit(np.asarray(image))
         return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))

@@ -195,13 +195,17 @@ def launch(args: argparse.Namespace) -> dict:
     from ray.train.torch import TorchTrainer
 
     from seagull.data.store import DatasetLayout
-    from seagull.errors import ConfigError, DatasetError
+    from seagull.errors import ConfigError, DatasetError, OutputError
     from seagull.model.config import SeagullConfig, get_preset
     from seagull.train.config import train_config
     from seagull.train.examples import count_examples
     from seagull.train.metrics_log import ProgressPrinter
 
     run_dir = Path(args.out).expanduser().absolute()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputError(f"--out {args.out}: a file, not a run folder")
+    # Workers run elsewhere (another folder, another node): local paths go to them absolute.
+    args.data, args.init = _absolute(args.data), _absolute(args.init)
     layout = DatasetLayout.open(args.data)
     if layout.read_manifest() is None:
         raise DatasetError(f"{args.data}: no manifest.json (not a dataset root)")
@@ -233,17 +237,27 @@ def launch(args: argparse.Namespace) -> dict:
         warmup_ratio=args.warmup_ratio, max_seq_len=args.max_seq_len,
         jir_fraction=args.jir_fraction)
     num_examples = count_examples(args.data, "train", args.stage, cfg.jir_fraction)
+    if num_examples == 0:
+        raise DatasetError(f"{args.data}: no training examples (the train split is empty)")
+    if cfg.val_split and count_examples(args.data, cfg.val_split, 1) == 0:
+        raise DatasetError(f"--val-split {cfg.val_split}: {args.data} has no region in that "
+                           "split")
     per_epoch = cfg.steps_per_epoch(num_examples)
     total = cfg.total_steps(num_examples)
+    settings = {"train": cfg.to_dict(), "data": str(args.data), "init": args.init,
+                "examples_per_epoch": num_examples, "steps_per_epoch": per_epoch,
+                "total_steps": total, "grad_accum": cfg.grad_accum, "use_gpu": use_gpu}
+    _refuse_other_settings(run_dir, settings)
     done = _finished(run_dir, total)
     if done is not None:
         print(f"{run_dir} already holds a finished run of {total} steps", flush=True)
         return done
-    run_dir.mkdir(parents=True, exist_ok=True)
-    settings = {"train": cfg.to_dict(), "data": str(args.data), "init": args.init,
-                "examples_per_epoch": num_examples, "steps_per_epoch": per_epoch,
-                "total_steps": total, "grad_accum": cfg.grad_accum, "use_gpu": use_gpu}
-    (run_dir / "train_config.json").write_text(json.dumps(settings, indent=1))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "train_config.json").write_text(json.dumps(settings, indent=1))
+    except OSError as exc:
+        raise OutputError(f"--out {args.out}: cannot write the run there "
+                          f"({exc.strerror or exc})") from None
     print(f"stage {cfg.stage} ({cfg.preset}): {num_examples} examples/epoch, {total} steps of "
           f"{cfg.global_batch} = {cfg.micro_batch} × {workers} workers × {cfg.grad_accum} "
           f"accumulated; ZeRO-{cfg.zero_stage}, {'bf16 on GPUs' if use_gpu else 'fp32 on CPUs'}",
@@ -283,6 +297,45 @@ def launch(args: argparse.Namespace) -> dict:
     return summary
 
 
+# Settings a rerun may change: they decide when to save and what to report, not what trains.
+RESUMABLE_CHANGES = ("checkpoint_every", "val_split", "val_max_regions", "log_every")
+
+
+def _absolute(path: str | None) -> str | None:
+    """A local path made absolute; URIs (``s3://…``) and None as they are."""
+    if path is None or "://" in str(path):
+        return path
+    return str(Path(path).expanduser().absolute())
+
+
+def _refuse_other_settings(run_dir: Path, settings: dict) -> None:
+    """``ConfigError`` when ``run_dir`` holds a run that has trained with other settings.
+
+    A rerun resumes (or, when finished, reports) the run already there; with another learning
+    rate, step count, batch, dataset or seed it would silently be a different run stitched onto
+    the first (a resumed cosine schedule would even start from the old run's last rate).
+    """
+    from seagull.errors import ConfigError
+
+    path = run_dir / "train_config.json"
+    if not path.is_file() or not (run_dir / RAY_RUN_NAME).is_dir():
+        return  # nothing trained there yet
+    before = json.loads(path.read_text())
+
+    def flat(d: dict) -> dict:
+        out = {k: v for k, v in d.items() if k != "train"}
+        out.update({k: v for k, v in d.get("train", {}).items() if k not in RESUMABLE_CHANGES})
+        return out
+
+    old, new = flat(before), flat(settings)
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if changed:
+        detail = ", ".join(f"{k} {old.get(k)!r} → {new.get(k)!r}" for k in changed[:4])
+        raise ConfigError(f"{run_dir} holds a run trained with other settings ({detail}); "
+                          "rerun with its settings to resume, or give another --out (to "
+                          "continue from its model: --init RUN_DIR/model)")
+
+
 def _finished(run_dir: Path, total_steps: int) -> dict | None:
     """The summary of a run in ``run_dir`` that already reached ``total_steps``, else None."""
     path = run_dir / "summary.json"
@@ -306,7 +359,7 @@ def _copy_model(checkpoint, target: Path) -> None:
 # ---- command line ----------------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seagull.cli._args import fraction, positive_int, seed
+    from seagull.cli._args import fraction, non_negative_int, positive_int, seed
 
     p.add_argument("--stage", type=int, choices=(1, 2), required=True,
                    help="1: pre-train on Seagull-100w; 2: fine-tune on Seagull-3k from --init")
@@ -349,7 +402,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="validate on this split at every checkpoint; keeps the best by SROCC")
     p.add_argument("--val-max-regions", type=positive_int, default=64,
                    help="regions validated (the first N of the split; default 64)")
-    p.add_argument("--max-failures", type=int, default=3,
+    p.add_argument("--max-failures", type=non_negative_int, default=3,
                    help="worker failures survived by restarting from the last checkpoint")
     p.add_argument("--seed", type=seed, default=0, help="seed of data order and instructions")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local)")
@@ -359,7 +412,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def summary_line(summary: dict) -> str:
     text = (f"trained {summary['steps']} steps (last loss {summary['loss']:.4f}); "
             f"model saved to {summary['model']}")
-    if summary.get("best"):
+    if summary.get("best") and summary.get("best_val_srocc") is not None:
         text += (f"; best validation SROCC {summary['best_val_srocc']:.3f} at step "
                  f"{summary['best_step']} in {summary['best']}")
     return text

@@ -85,6 +85,50 @@ def test_rerunning_a_finished_run_trains_nothing(stage1_run, rois_dataset):
     assert again["steps"] == 12 and (out / "metrics.csv").read_text() == before
 
 
+def test_rerunning_with_other_settings_is_refused_not_stitched_on(stage1_run, rois_dataset,
+                                                                  capsys):
+    from seagull.cli import main
+
+    out, _ = stage1_run
+    before = (out / "metrics.csv").read_text()
+    base = ["train", "--stage", "1", "--data", rois_dataset, "--out", str(out),
+            "--checkpoint-every", "6", "--val-split", "test", "--val-max-regions", "6"]
+    # More steps: the finished run's schedule ended at step 12; extending it would start
+    # step 13 at the old schedule's last rate. Another learning rate: another run.
+    assert main([*base, "--max-steps", "16"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a run trained with other settings (max_steps 12 → 16, total_steps 12 → 16)" \
+        in err and len(err.strip().splitlines()) == 1
+    assert main([*base, "--max-steps", "12", "--lr", "0.5"]) == 2
+    assert "lr 0.002 → 0.5" in capsys.readouterr().err
+    # What only decides saving and reporting may change: the finished run is reported.
+    assert main([*base[:-6], "--max-steps", "12", "--checkpoint-every", "4"]) == 0
+    assert (out / "metrics.csv").read_text() == before
+
+
+def test_inputs_that_cannot_train_are_refused_before_training(ray_session, rois_dataset,
+                                                               tmp_path, capsys):
+    from seagull.cli import main
+
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    assert main(["train", "--stage", "1", "--data", rois_dataset, "--out", str(a_file)]) == 2
+    assert f"--out {a_file}: a file, not a run folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # an argument error, from the parser
+        main(["train", "--stage", "1", "--data", rois_dataset, "--out", str(tmp_path / "r"),
+              "--max-failures", "-1"])
+    assert exit_.value.code == 2
+    assert "must be 0 or more" in capsys.readouterr().err
+    from seagull.train.synthetic import write_rois_dataset
+
+    only_train = write_rois_dataset(tmp_path / "only-train", n_images=4, test_images=0)
+    rc = main(["train", "--stage", "1", "--data", str(only_train), "--out", str(tmp_path / "v"),
+               "--val-split", "test"])
+    assert rc == 2
+    assert "--val-split test: " in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()
+
+
 def test_exported_model_equals_the_last_training_state(stage1_run, rois_dataset):
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections import defaultdict
@@ -71,6 +72,7 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
     from seagull.data.factory import DATASET_100W, Components, FactoryParams
     from seagull.data.sources import discover_sources
     from seagull.data.store import DatasetLayout, check_rerun, new_manifest
+    from seagull.errors import DatasetError
 
     params = params or FactoryParams()
     good, bad = discover_sources(raw, max_sources)  # bad input fails before anything loads
@@ -79,6 +81,10 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
     run_params = params.as_dict(comps.isp_version)
     existing = layout.read_manifest()
     check_rerun(existing, DATASET_100W, run_params, out, overwrite)
+    raw = _absolute(raw)
+    if existing is not None and not overwrite and existing.get("source") not in (None, raw):
+        raise DatasetError(f"{out} was built from {existing['source']}, not {raw}; rerun with "
+                           "that source to resume, or use another folder or --overwrite")
     if overwrite:
         layout.drop_all()
         existing = None
@@ -105,14 +111,22 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
         _run(layout, todo, params, comps, resources, manifest, existing, progress)
 
     counts = {t: layout.shard_counts(t) for t in ("images", "rois", "errors")}
-    manifest["counts"] = {
-        "sources": len(good) + len(bad), "sources_bad": counts["errors"]["rows"],
+    manifest["counts"] = {  # what the folder holds, whichever runs wrote it
+        "sources": len(layout.completed_sources()), "sources_bad": counts["errors"]["rows"],
         "images": counts["images"]["rows"], "rois": counts["rois"]["rows"],
         "regions": counts["rois"]["regions"], "errors": counts["errors"]["rows"],
     }
     manifest["status"] = "complete"
     layout.write_manifest(manifest)
     return manifest
+
+
+def _absolute(raw: str) -> str:
+    """A local source folder, glob or list file made absolute (the manifest records it, and a
+    rerun is compared with it); a URI as it is."""
+    if "://" in raw:
+        return raw
+    return os.path.abspath(os.path.expanduser(raw))
 
 
 def _run(layout, todo, params, comps, resources: Resources, manifest, existing, progress) -> None:

@@ -141,6 +141,20 @@ def test_stand_in_rerun_skips_written_sources_and_refuses_other_parameters(
     with pytest.raises(DatasetError, match="other parameters"):
         build(str(raw_dir), str(stand_in_build), other, components=_stand_in_components(),
               progress=False)
+    # The same parameters over another source folder would merge two datasets into one.
+    elsewhere = raw_dir.parent / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    (elsewhere / "chelsea.dng").write_bytes((raw_dir / "chelsea.dng").read_bytes())
+    with pytest.raises(DatasetError) as err:
+        build(str(elsewhere), str(stand_in_build), params, components=_stand_in_components(),
+              progress=False)
+    assert str(err.value) == (f"{stand_in_build} was built from {raw_dir}, not {elsewhere}; "
+                              "rerun with that source to resume, or use another folder or "
+                              "--overwrite")
+    # A rerun limited to fewer sources still counts what the folder holds.
+    manifest = build(str(raw_dir), str(stand_in_build), params, max_sources=1,
+                     components=_stand_in_components(), progress=False)
+    assert manifest["counts"]["sources"] == 2 + len(BAD)
     assert {p: p.stat().st_mtime_ns for p in stand_in_build.rglob("*.parquet")} == before
 
 

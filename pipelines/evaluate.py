@@ -80,8 +80,8 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
     if split not in SPLITS:
         raise InvalidArgumentError(f"split must be one of {SPLITS}, got {split!r}")
     kind = model_kind(model_dir)  # fail before Ray starts when the folder is wrong
-    table_dataset(str(data_root), "rois")  # schema check, clear error when there are no shards
     check_shards(str(data_root), "rois")  # a damaged shard named now, not deep inside Ray
+    table_dataset(str(data_root), "rois")  # schema check, clear error when there are no shards
     _ready_output(Path(out_dir))  # before the work, not after it
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, configure_logging=False,

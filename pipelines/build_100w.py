@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from collections import defaultdict
@@ -71,7 +70,7 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
 
     from seagull.data.factory import DATASET_100W, Components, FactoryParams
     from seagull.data.sources import discover_sources
-    from seagull.data.store import DatasetLayout, check_rerun, new_manifest
+    from seagull.data.store import DatasetLayout, absolute_location, check_rerun, new_manifest
     from seagull.errors import DatasetError
 
     params = params or FactoryParams()
@@ -81,7 +80,7 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
     run_params = params.as_dict(comps.isp_version)
     existing = layout.read_manifest()
     check_rerun(existing, DATASET_100W, run_params, out, overwrite)
-    raw = _absolute(raw)
+    raw = absolute_location(raw)  # the manifest records it; a rerun is compared with it
     if existing is not None and not overwrite and existing.get("source") not in (None, raw):
         raise DatasetError(f"{out} was built from {existing['source']}, not {raw}; rerun with "
                            "that source to resume, or use another folder or --overwrite")
@@ -119,14 +118,6 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
     manifest["status"] = "complete"
     layout.write_manifest(manifest)
     return manifest
-
-
-def _absolute(raw: str) -> str:
-    """A local source folder, glob or list file made absolute (the manifest records it, and a
-    rerun is compared with it); a URI as it is."""
-    if "://" in raw:
-        return raw
-    return os.path.abspath(os.path.expanduser(raw))
 
 
 def _run(layout, todo, params, comps, resources: Resources, manifest, existing, progress) -> None:

@@ -194,7 +194,7 @@ def launch(args: argparse.Namespace) -> dict:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from seagull.data.store import DatasetLayout
+    from seagull.data.store import DatasetLayout, absolute_location
     from seagull.errors import ConfigError, DatasetError, OutputError
     from seagull.model.config import SeagullConfig, get_preset
     from seagull.train.config import train_config
@@ -205,7 +205,7 @@ def launch(args: argparse.Namespace) -> dict:
     if run_dir.exists() and not run_dir.is_dir():
         raise OutputError(f"--out {args.out}: a file, not a run folder")
     # Workers run elsewhere (another folder, another node): local paths go to them absolute.
-    args.data, args.init = _absolute(args.data), _absolute(args.init)
+    args.data, args.init = absolute_location(args.data), absolute_location(args.init)
     layout = DatasetLayout.open(args.data)
     if layout.read_manifest() is None:
         raise DatasetError(f"{args.data}: no manifest.json (not a dataset root)")
@@ -299,13 +299,6 @@ def launch(args: argparse.Namespace) -> dict:
 
 # Settings a rerun may change: they decide when to save and what to report, not what trains.
 RESUMABLE_CHANGES = ("checkpoint_every", "val_split", "val_max_regions", "log_every")
-
-
-def _absolute(path: str | None) -> str | None:
-    """A local path made absolute; URIs (``s3://…``) and None as they are."""
-    if path is None or "://" in str(path):
-        return path
-    return str(Path(path).expanduser().absolute())
 
 
 def _refuse_other_settings(run_dir: Path, settings: dict) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import posixpath
 import uuid
 from dataclasses import dataclass
@@ -55,6 +56,14 @@ def resolve_filesystem(uri: str | Path) -> tuple[pafs.FileSystem, str]:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
             raise OutputError(f"{text}: cannot open this filesystem URI ({exc})") from None
     return pafs.LocalFileSystem(), str(Path(text).expanduser().absolute())
+
+
+def absolute_location(text: str | None) -> str | None:
+    """A local path made absolute (as a record, or for processes with another working folder);
+    a URI (``s3://…``) and None as they are."""
+    if text is None or "://" in str(text):
+        return text
+    return os.path.abspath(os.path.expanduser(str(text)))
 
 
 def is_hidden(name: str) -> bool:

@@ -37,7 +37,16 @@ import pyarrow as pa
 
 from seagull.errors import DatasetError, OutputError
 from seagull.labels.levels import WORDS, level_word
-from seagull.metrics import CLEAN, per_type_f1, plcc, sample_prf, severity_set, srocc, type_set
+from seagull.metrics import (
+    CLEAN,
+    per_type_f1,
+    plcc,
+    sample_prf,
+    severity_prf,
+    severity_set,
+    srocc,
+    type_set,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +84,7 @@ PREDICTIONS_SCHEMA = pa.schema([
     pa.field("importance_probabilities", _PROBS, nullable=False),  # bin 0 (unimportant) first
     pa.field("types_label", _STRINGS, nullable=False),  # ["clean"] for a clean region
     pa.field("types", _STRINGS, nullable=False),
-    pa.field("severities_label", _STRINGS, nullable=False),  # "type:level" pairs, or ["clean"]
+    pa.field("severities_label", _STRINGS, nullable=False),  # "type:level" pairs, [] if clean
     pa.field("severities", _STRINGS, nullable=False),
     pa.field("text", pa.string()),
 ], metadata={b"seagull.table": b"predictions", b"seagull.schema_version": b"1"})
@@ -199,7 +208,8 @@ def compute_report(table: pa.Table) -> dict:
                          "exposure", "clean"}}
 
     Correlations skip regions whose label is null (importance is undefined for some regions);
-    edge cases (no regions, constant predictions …) follow ``seagull.metrics``: 0.0, never NaN.
+    severity is over the 30 type:level classes and leaves out regions that are clean and called
+    clean, types count "clean" as a class (``seagull.metrics``); edge cases (no regions, constant predictions …) follow ``seagull.metrics``: 0.0, never NaN.
     """
     report: dict = {}
     for task in ("quality", "importance"):
@@ -209,7 +219,7 @@ def compute_report(table: pa.Table) -> dict:
     severities_label = table.column("severities_label").to_pylist()
     types = table.column("types").to_pylist()
     types_label = table.column("types_label").to_pylist()
-    report["severity"] = sample_prf(severities, severities_label)
+    report["severity"] = severity_prf(severities, severities_label)
     report["types"] = sample_prf(types, types_label)
     report["per_type_f1"] = per_type_f1(types, types_label, labels=TABLE2_TYPES)
     return report

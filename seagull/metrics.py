@@ -4,18 +4,32 @@
 - ``sample_prf``: sample-average precision, recall and F1 of label *sets* (multi-label): per
   region P = |pred ∩ true| / |pred|, R = |pred ∩ true| / |true|, F1 = 2|pred ∩ true| /
   (|pred| + |true|), then averaged over regions — scikit-learn's ``average="samples"``.
-  Distortion types use sets such as ``{"blur", "noise"}`` or ``{"clean"}``; severity uses
-  ``type:level`` pairs (``{"blur:moderate"}``), so a pair counts only when both match.
+- Distortion types (``type_set``): sets over 7 classes, the six types and ``clean``
+  (``{"blur", "noise"}`` or ``{"clean"}``): "clean" is a class of its own, as in Table 2, so
+  no type set is empty and every region counts.
+- Severity (``severity_set``, ``severity_prf``): sets over the paper's **30** classes, type ×
+  level (``{"blur:moderate"}``, 6 types × 5 severity words), so a pair counts only when both
+  match. A clean region has *no* severity class: its set is empty, never ``{"clean"}``.
+  ``severity_prf`` leaves out of the averages every region whose label and prediction are both
+  empty (clean, and called clean): the severity task has nothing to find there and nothing was
+  claimed. Every other region counts, an empty side scoring 0: a distorted region called clean
+  has P = R = F1 = 0, a clean region given a severity has P = R = F1 = 0. So a model that always
+  answers "no distortion" scores 0 (it finds nothing), a perfect model 1, and a false severity
+  on a clean region lowers the score. (Counting a clean-and-called-clean region as a hit would
+  let a constant "clean" answer score the share of clean regions; counting it as 0 would stop a
+  perfect model from reaching 1 and make false severities on clean regions free.) It equals
+  scikit-learn's ``average="samples", zero_division=0`` over the regions kept.
 - ``per_type_f1``: the F1 of each type (and ``clean``) as a binary label over regions (Table 2).
 
 Defined results where a formula has none (scipy and scikit-learn give NaN or warn):
 - a correlation of fewer than two samples, or with constant predictions or labels, is **0.0**
   (no association can be measured, and a model that outputs a constant has none);
 - in ``sample_prf`` a region with an empty predicted set has precision 0, an empty true set
-  recall 0; a region with both empty scores 1.0 on all three (nothing to find, nothing claimed) —
-  ``zero_division`` selects 0.0 instead, to match scikit-learn's ``zero_division=0``;
+  recall 0; a region with both empty is left out (``both_empty=None``, severity's convention)
+  or scores ``both_empty`` on all three (1.0: nothing to find, nothing claimed; 0.0:
+  scikit-learn's ``zero_division=0``);
 - ``per_type_f1`` of a type that is neither predicted nor present anywhere is 0.0.
-- no regions at all: every metric is 0.0.
+- no regions at all (or none left after leaving out the empty ones): every metric is 0.0.
 """
 
 from __future__ import annotations
@@ -24,10 +38,13 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from seagull.labels.levels import DISTORTION_TYPES
+from seagull.labels.levels import DISTORTION_TYPES, SEVERITY_WORDS
 
 CLEAN = "clean"
 TYPE_LABELS: tuple[str, ...] = (*DISTORTION_TYPES, CLEAN)
+# The severity task's 30 classes (paper, Sec. 4: 5 severity degrees for 6 distortion types).
+SEVERITY_LABELS: tuple[str, ...] = tuple(f"{t}:{w}" for t in DISTORTION_TYPES
+                                         for w in SEVERITY_WORDS)
 
 
 def _pair(pred: Sequence[float], label: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -74,24 +91,42 @@ def _sets(items: Iterable[Iterable[str]]) -> list[frozenset[str]]:
 
 
 def sample_prf(pred: Iterable[Iterable[str]], true: Iterable[Iterable[str]],
-               zero_division: float = 1.0) -> dict[str, float]:
-    """Sample-average precision, recall and F1 of label sets; values in [0, 1]."""
+               both_empty: float | None = 1.0) -> dict[str, float]:
+    """Sample-average precision, recall and F1 of label sets; values in [0, 1].
+
+    ``both_empty``: what a region whose predicted and true sets are both empty scores on all
+    three; ``None`` leaves such a region out of the averages (see the module doc).
+    """
     ps, ts = _sets(pred), _sets(true)
     if len(ps) != len(ts):
         raise ValueError(f"{len(ps)} predicted and {len(ts)} true label sets")
-    if not ps:
-        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
     prec, rec, f1 = [], [], []
     for p, t in zip(ps, ts):
-        hit = len(p & t)
         if not p and not t:
-            prec.append(zero_division), rec.append(zero_division), f1.append(zero_division)
+            if both_empty is not None:
+                prec.append(both_empty), rec.append(both_empty), f1.append(both_empty)
             continue
+        hit = len(p & t)
         prec.append(hit / len(p) if p else 0.0)
         rec.append(hit / len(t) if t else 0.0)
         f1.append(2 * hit / (len(p) + len(t)))
+    if not f1:
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
     return {"precision": float(np.mean(prec)), "recall": float(np.mean(rec)),
             "f1": float(np.mean(f1))}
+
+
+def severity_prf(pred: Iterable[Iterable[str]], true: Iterable[Iterable[str]]
+                 ) -> dict[str, float]:
+    """Severity's sample-average P/R/F1 over the 30 type:level classes.
+
+    A region that is clean and called clean is left out; ``"clean"`` in a set is no class (a
+    predictions table written before severity had 30 classes stored ``["clean"]`` for clean).
+    """
+    def classes(items: Iterable[Iterable[str]]) -> list[frozenset[str]]:
+        return [frozenset(s) - {CLEAN} for s in items]
+
+    return sample_prf(classes(pred), classes(true), both_empty=None)
 
 
 def per_type_f1(pred: Iterable[Iterable[str]], true: Iterable[Iterable[str]],
@@ -116,6 +151,6 @@ def type_set(distortions: Iterable[dict]) -> frozenset[str]:
 
 
 def severity_set(distortions: Iterable[dict]) -> frozenset[str]:
-    """``[{type, level, …}]`` → ``{"type:level"}``, ``{"clean"}`` for an empty list."""
-    pairs = frozenset(f"{d['type']}:{d['level']}" for d in distortions)
-    return pairs or frozenset({CLEAN})
+    """``[{type, level, …}]`` → ``{"type:level"}``; empty for an empty list (a clean region
+    has no severity class)."""
+    return frozenset(f"{d['type']}:{d['level']}" for d in distortions)

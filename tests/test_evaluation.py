@@ -82,7 +82,10 @@ def test_predictions_hold_labels_and_predictions_side_by_side(evaluated, dataset
     # Region r = 2 carries no importance label: stored as null, not NaN or 0.
     assert sum(r["importance_label"] is None for r in rows) == 1
     assert all(r["types_label"] in (["clean"], ["noise"]) for r in rows)
-    assert all(":" in s or s == "clean" for r in rows for s in r["severities"])
+    # Severity sets hold type:level pairs only; a clean region's is empty.
+    assert all(":" in s for r in rows for s in r["severities"] + r["severities_label"])
+    assert all((r["severities_label"] == []) == (r["types_label"] == ["clean"]) for r in rows)
+    assert all((r["severities"] == []) == (r["types"] == ["clean"]) for r in rows)
 
 
 def test_report_recomputes_from_stored_columns(evaluated):
@@ -98,11 +101,14 @@ def test_report_recomputes_from_stored_columns(evaluated):
     assert len(imp) == len(stored) - 1
     assert report["importance"]["srocc"] == pytest.approx(
         stats.spearmanr(imp.importance_score, imp.importance_label).statistic, abs=1e-12)
-    for key, pred, true in (("types", "types", "types_label"),
-                            ("severity", "severities", "severities_label")):
-        mlb = MultiLabelBinarizer().fit(list(stored[pred]) + list(stored[true]))
+    # Severity leaves out the regions that are clean and called clean (seagull.metrics).
+    kept = stored[(stored.severities.map(len) > 0) | (stored.severities_label.map(len) > 0)]
+    assert 0 < len(kept) < len(stored)
+    for key, rows, pred, true in (("types", stored, "types", "types_label"),
+                                  ("severity", kept, "severities", "severities_label")):
+        mlb = MultiLabelBinarizer().fit(list(rows[pred]) + list(rows[true]))
         p, r, f, _ = precision_recall_fscore_support(
-            mlb.transform(stored[true]), mlb.transform(stored[pred]), average="samples",
+            mlb.transform(rows[true]), mlb.transform(rows[pred]), average="samples",
             zero_division=0)
         assert report[key] == pytest.approx({"precision": p, "recall": r, "f1": f}, abs=1e-12)
 
@@ -151,8 +157,18 @@ def test_edge_cases_give_defined_values(dataset, tmp_path):
             return [{"quality": res, "importance": res, "distortions": [], "text": None}
                     for _ in masks]
 
-    report = compute_report(predict_split(Constant(), str(dataset), "test"))
+    table = predict_split(Constant(), str(dataset), "test")
+    report = compute_report(table)
     assert report["quality"] == {"srocc": 0.0, "plcc": 0.0}  # constant predictions
+    # Always "no distortion": no severity found, while "clean" stays a type of its own.
+    labels = table.column("types_label").to_pylist()
+    clean_share = sum(t == ["clean"] for t in labels) / len(labels)
+    assert 0 < clean_share < 1
+    assert report["severity"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    assert report["types"] == pytest.approx({"precision": clean_share, "recall": clean_share,
+                                             "f1": clean_share})
+    assert report["per_type_f1"]["clean"] == pytest.approx(2 * clean_share / (1 + clean_share))
+    assert report["per_type_f1"]["noise"] == 0.0
     empty = predictions_table([])
     assert compute_report(empty)["types"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
     with pytest.raises(DatasetError, match="no region"):

@@ -3,16 +3,19 @@
 ``report(root)`` reads the ``rois`` table's label columns (never the image bytes) and returns
 counts, histograms of the five-level words per distortion type and level, the clean fraction
 per level and the bad sources. ``write_overlays`` draws a few rendered images with their regions
-and labels into PNG files a person can look at.
+into PNG files a person can look at: the image enlarged with numbered region contours, beside a
+table of the regions' labels (``render_overlay`` describes the layout).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import posixpath
 from collections import Counter, defaultdict
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.dataset as pads
 
 from seagull.data.reader import table_dataset, unreadable_shards
@@ -121,38 +124,277 @@ def format_report(rep: dict) -> str:
     return "\n".join(lines)
 
 
+# Twelve colours that stay apart from each other (and from black and white), one per listed region.
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-           (145, 30, 180), (70, 240, 240), (240, 50, 230)]
+           (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+           (0, 128, 128), (170, 110, 40)]
+MAX_REGIONS = len(PALETTE)  # regions drawn and listed per overlay; the rest are named as omitted
+MIN_LONG_SIDE = 768  # smaller renders are enlarged (nearest, by a whole factor) to at least this
+_FONT_FILES = ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf", "FreeSans.ttf")
+_BOLD_FONT_FILES = ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "Arial Bold.ttf",
+                    "FreeSansBold.ttf")
+_INK, _MUTED, _PAPER, _RULE = (20, 20, 20), (90, 90, 90), (255, 255, 255), (200, 200, 200)
 
 
-def overlay(image: np.ndarray, regions: list[dict]) -> np.ndarray:
-    """``image`` (H×W×3 uint8) with each region tinted, outlined and labelled (quality word,
-    importance word, distortion words); returns a new H×W×3 uint8 array."""
+def _font(size: int, bold: bool = False):
+    """A TrueType font of ``size`` px: a system one if there is one, else Pillow's scalable
+    default (Pillow ≥ 10.1), else its fixed bitmap default."""
+    from PIL import ImageFont
+
+    for name in _BOLD_FONT_FILES if bold else _FONT_FILES:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: no size
+        return ImageFont.load_default()
+
+
+def _drawable(font, text: str) -> str:
+    """``text`` as ``font`` can draw it: Pillow's bitmap font knows Latin-1 only."""
+    from PIL import ImageFont
+
+    if isinstance(font, ImageFont.FreeTypeFont):
+        return text
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def _text_size(font, text: str) -> tuple[int, int]:
+    _, _, right, bottom = font.getbbox(_drawable(font, text))
+    return int(right), int(bottom)
+
+
+def _line_height(font) -> int:
+    return _text_size(font, "Ag|")[1] + 4
+
+
+def _fit(font, text: str, width: int) -> str:
+    """``text`` (as ``font`` can draw it) cut, with an ellipsis, to at most ``width`` px."""
+    text = _drawable(font, text)
+    if _text_size(font, text)[0] <= width:
+        return text
+    while text and _text_size(font, text + "...")[0] > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def layout_tags(anchors, sizes, bounds, gap: int = 2) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x0, y0, x1, y1)`` (x1, y1 exclusive) for number tags of ``sizes`` ``(w, h)``,
+    each as close as it can be to its anchor ``(x, y)`` (the box centred on it), inside
+    ``bounds`` ``(width, height)``, and at least ``gap`` px apart from the boxes placed before
+    it (tags are placed in order). Deterministic: the nearest free position on a grid of
+    corners (a sixth of the tag's short side apart) wins, ties broken by row then column. A tag
+    that fits nowhere free (more tags than room) goes at its anchor."""
+    width, height = bounds
+    placed: list[tuple[int, int, int, int]] = []
+    for (ax, ay), (w, h) in zip(anchors, sizes):
+        w, h = min(int(w), width), min(int(h), height)
+        want_x = min(max(math.floor(ax - w / 2 + 0.5), 0), width - w)
+        want_y = min(max(math.floor(ay - h / 2 + 0.5), 0), height - h)
+        # Candidate corners every ``step`` px (and the wanted one), enough for tags this size.
+        step = max(1, min(w, h) // 6)
+        col = np.union1d(np.arange(0, width - w + 1, step), [want_x, width - w])
+        row = np.union1d(np.arange(0, height - h + 1, step), [want_y, height - h])
+        ys, xs = (a.ravel() for a in np.meshgrid(row, col, indexing="ij"))
+        free = np.ones(xs.shape, bool)
+        for x0, y0, x1, y1 in placed:
+            free &= ~((xs < x1 + gap) & (xs + w + gap > x0) & (ys < y1 + gap) & (ys + h + gap > y0))
+        if free.any():
+            dist = (xs - want_x) ** 2 + (ys - want_y) ** 2
+            dist = np.where(free, dist, np.iinfo(np.int64).max)
+            best = int(np.argmin(dist))  # first minimum: row-major order breaks ties
+            x, y = int(xs[best]), int(ys[best])
+        else:
+            x, y = want_x, want_y
+        placed.append((x, y, x + w, y + h))
+    return placed
+
+
+def _anchor(mask: np.ndarray, bbox) -> tuple[float, float]:
+    """Where a region's tag goes (x, y in pixels): of the mask's pixels at least 60 % as deep
+    (far from its border) as its deepest, the one nearest its centroid, so a tag sits inside
+    even a ring- or L-shaped region and near the middle of a convex one; the bbox centre if
+    the mask is empty."""
+    from scipy.ndimage import distance_transform_edt
+
+    if not mask.any():
+        x, y, w, h = bbox
+        return float(x + w / 2), float(y + h / 2)
+    depth = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    ys, xs = np.nonzero(depth >= 0.6 * depth.max())
+    all_y, all_x = np.nonzero(mask)
+    near = np.argmin((xs - all_x.mean()) ** 2 + (ys - all_y.mean()) ** 2)  # first: row-major
+    return float(xs[near]) + 0.5, float(ys[near]) + 0.5
+
+
+def _score(scale: str, value) -> str:
+    return "-" if value is None else f"{level_word(scale, value)} {value:.2f}"
+
+
+def _number_range(numbers: list[int]) -> str:
+    if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"#{numbers[0]} to #{numbers[-1]}"
+    return ", ".join(f"#{n}" for n in numbers)
+
+
+def render_overlay(image: np.ndarray, regions: list[dict], title: str = "",
+                   max_regions: int = MAX_REGIONS) -> tuple[np.ndarray, dict]:
+    """The overlay of ``overlay`` and where its parts are.
+
+    Layout: a title line across the top; below it on the left the image, enlarged by a whole
+    factor to at least ``MIN_LONG_SIDE`` px on its long side (nearest neighbour, so its pixels
+    stay as they were) with each region's contour in its own colour (over a dark halo) and a
+    number tag at the region's innermost point (tags never overlap; see ``layout_tags``); on the
+    right a table, one row per region: its tag, kind, area, quality, importance and distortion
+    entries. At most ``max_regions`` regions (in stored order) are drawn; a line under the table
+    names the omitted ones. No text lies on the image or on other text.
+
+    The dict gives ``scale``, ``image_box`` and ``panel_box`` (x0, y0, x1, y1; exclusive ends),
+    ``tag_boxes`` (canvas coordinates, one per drawn region), ``text_boxes`` (every text line
+    drawn outside the image), ``shown`` and ``omitted`` (region numbers, 1-based)."""
     from PIL import Image, ImageDraw
-    from scipy.ndimage import binary_erosion
+    from scipy.ndimage import binary_dilation, binary_erosion
 
     from seagull.data.factory import decode_mask
 
-    canvas = image.astype(np.float32).copy()
-    texts = []
-    for i, region in enumerate(regions):
-        color = np.array(PALETTE[i % len(PALETTE)], np.float32)
+    h, w = image.shape[:2]
+    scale = max(1, -(-MIN_LONG_SIDE // max(h, w)))
+    big_h, big_w = h * scale, w * scale
+    font_px = max(14, round(15 * max(big_h, big_w) / 1000))
+    body, bold, title_font = _font(font_px), _font(font_px, True), _font(font_px + 3, True)
+    line = _line_height(body)
+    pad = max(6, font_px // 2)
+
+    shown = list(range(1, min(len(regions), max_regions) + 1))
+    omitted = list(range(len(shown) + 1, len(regions) + 1))
+
+    # The image with the contours: every halo first, then every colour line, so one region's
+    # halo never hides another's line.
+    big = np.repeat(np.repeat(image[..., :3].astype(np.uint8), scale, 0), scale, 1)
+    masks, anchors = [], []
+    for n in shown:
+        region = regions[n - 1]
         mask = decode_mask(region["mask"])
-        canvas[mask] = 0.65 * canvas[mask] + 0.35 * color
-        edge = mask & ~binary_erosion(mask)
-        canvas[edge] = color
-        words = [f"q:{level_word('quality', region['quality'])}"]
-        if region["importance"] is not None:
-            words.append(f"i:{level_word('importance', region['importance'])}")
-        words += [f"{d['level']} {d['type']}" for d in region["distortions"]] or ["clean"]
-        x, y = region["bbox"][:2]
-        texts.append(((int(x) + 2, int(y) + 2), " ".join(words), tuple(int(c) for c in color)))
-    out = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(out)
-    for (x, y), text, color in texts:
-        draw.text((x + 1, y + 1), text, fill=(0, 0, 0))
-        draw.text((x, y), text, fill=color)
-    return np.asarray(out)
+        if mask.shape != (h, w):  # a mask of another size: no contour, only its row
+            mask = np.zeros((h, w), bool)
+        masks.append(np.repeat(np.repeat(mask, scale, 0), scale, 1))
+        ax, ay = _anchor(mask, region["bbox"])
+        anchors.append((ax * scale, ay * scale))
+    thick = 2  # px of halo and of colour line, at the enlarged size
+    for m in masks:
+        big[binary_dilation(m, iterations=thick) & ~m] = 0
+    for n, m in zip(shown, masks):
+        big[m & ~binary_erosion(m, iterations=thick)] = PALETTE[(n - 1) % len(PALETTE)]
+
+    # Number tags: the number on the region's colour, in black or white whichever reads better.
+    tag_w = max(_text_size(bold, str(n))[0] for n in shown) + 8 if shown else 0
+    tag_h = _line_height(bold) + 2
+    tag_boxes = layout_tags(anchors, [(tag_w, tag_h)] * len(shown), (big_w, big_h))
+
+    # The table: measured columns, a row per region, each cell a list of lines (a region's
+    # distortion entries one per line); column 0 holds the row's tag.
+    header = ["#", "kind", "area", "quality", "importance", "distortion"]
+    rows = []
+    for n in shown:
+        region = regions[n - 1]
+        dist = [f"{d['type']} {d['level']} {d['severity']:.2f}" for d in region["distortions"]]
+        rows.append([[], [str(region["kind"])], [f"{100 * region['area'] / (h * w):.1f}%"],
+                     [_score("quality", region["quality"])],
+                     [_score("importance", region["importance"])], dist or ["clean"]])
+    col_w = [max(_text_size(bold, header[0])[0], tag_w)]
+    for c in range(1, len(header)):
+        widths = [_text_size(bold, header[c])[0]] + [_text_size(body, t)[0]
+                                                      for r in rows for t in r[c]]
+        col_w.append(min(max(widths), 22 * font_px))
+    gutter = 2 * pad
+    panel_w = pad + sum(col_w) + gutter * (len(col_w) - 1) + 2 * pad
+    title_h = _line_height(title_font) + 2 * pad
+    row_h = [max(tag_h, line * max(len(cell) for cell in r)) + pad for r in rows]
+    notes = []
+    if omitted:
+        notes.append(f"{len(omitted)} more of {len(regions)} regions not drawn: "
+                     f"{_number_range(omitted)}")
+    if not regions:
+        notes.append("no regions")
+    panel_h = pad + line + pad + sum(row_h) + pad + line * len(notes) + pad
+    panel_w = max(panel_w, pad + max([_text_size(body, t)[0] for t in notes] or [0]) + pad)
+    width, height = big_w + panel_w, title_h + max(big_h, panel_h)
+
+    canvas = Image.new("RGB", (width, height), _PAPER)
+    canvas.paste(Image.fromarray(big), (0, title_h))
+    draw = ImageDraw.Draw(canvas)
+    text_boxes = []
+
+    def text(xy, value, font, fill, limit):
+        value = _fit(font, value, limit)
+        draw.text(xy, value, font=font, fill=fill)
+        text_boxes.append(tuple(int(v) for v in draw.textbbox(xy, value, font=font)))
+
+    def tag(box, n):
+        color = PALETTE[(n - 1) % len(PALETTE)]
+        ink = (0, 0, 0) if 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2] > 140 \
+            else (255, 255, 255)
+        x0, y0, x1, y1 = box
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=color, outline=(0, 0, 0))
+        tw, th = _text_size(bold, str(n))
+        draw.text((x0 + (x1 - x0 - tw) // 2, y0 + (y1 - y0 - th) // 2), str(n), font=bold,
+                  fill=ink)
+
+    text((pad, pad), title or f"{w}×{h} px · {len(regions)} regions", title_font, _INK,
+         width - 2 * pad)
+    draw.line((0, title_h - 1, width, title_h - 1), fill=_RULE)
+    canvas_tags = [(x0, y0 + title_h, x1, y1 + title_h) for x0, y0, x1, y1 in tag_boxes]
+    for box, n in zip(canvas_tags, shown):
+        tag(box, n)
+
+    x_cols = [big_w + pad]
+    for cw in col_w[:-1]:
+        x_cols.append(x_cols[-1] + cw + gutter)
+    y = title_h + pad
+    for c, name in enumerate(header):
+        text((x_cols[c], y), name, bold, _INK, col_w[c])
+    y += line
+    draw.line((big_w + pad, y + pad // 2, width - pad, y + pad // 2), fill=_RULE)
+    y += pad
+    for n, r, rh in zip(shown, rows, row_h):
+        tag((x_cols[0], y, x_cols[0] + tag_w, y + tag_h), n)
+        dy = (tag_h - line) // 2 + 2
+        for c in range(1, len(header)):
+            for k, t in enumerate(r[c]):
+                text((x_cols[c], y + dy + k * line), t, body,
+                     _MUTED if t in ("-", "clean") else _INK, col_w[c])
+        y += rh
+    y += pad
+    for t in notes:
+        text((big_w + pad, y), t, body, _MUTED, panel_w - 2 * pad)
+        y += line
+    info = {"scale": scale, "image_box": (0, title_h, big_w, title_h + big_h),
+            "panel_box": (big_w, title_h, width, height), "tag_boxes": canvas_tags,
+            "text_boxes": text_boxes, "shown": shown, "omitted": omitted}
+    return np.asarray(canvas), info
+
+
+def overlay(image: np.ndarray, regions: list[dict], title: str = "") -> np.ndarray:
+    """``image`` (H×W×3 uint8) enlarged, with each region's contour and number tag, beside a
+    table of the regions' labels (kind, area, quality, importance, distortions) under a
+    ``title`` line; returns a new uint8 RGB array (see ``render_overlay`` for the layout)."""
+    return render_overlay(image, regions, title)[0]
+
+
+def _source_name(layout: DatasetLayout, row: dict) -> str:
+    """The file name of the row's source from its ``images`` shard; its source id if that
+    shard cannot be read."""
+    try:
+        table = pads.dataset(layout.shard_path("images", row["source_id"]), filesystem=layout.fs,
+                             format="parquet").to_table(columns=["source"])
+        sources = table.column("source").to_pylist()
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        sources = []
+    if not sources:
+        return f"source {row['source_id']}"
+    return f"{posixpath.basename(str(sources[0]).rstrip('/'))} ({row['source_id']})"
 
 
 def write_overlays(root: str, out_dir: str, n_sources: int = 3) -> list[str]:
@@ -179,8 +421,11 @@ def write_overlays(root: str, out_dir: str, n_sources: int = 3) -> list[str]:
             continue
         # The most distorted render of the shard shows the labels' spread best.
         row = min(rows, key=lambda r: np.mean([g["quality"] for g in r["regions"]]))
-        image = overlay(decode_image(row["encoded"]), row["regions"])
         name = posixpath.basename(shard).replace(".parquet", "")
+        level = "" if row["level"] is None else f" level {row['level']}"
+        title = (f"{_source_name(layout, row)} · {row['distortion']}{level} · "
+                 f"image {row['image_id']} · {row['width']}×{row['height']} px")
+        image = overlay(decode_image(row["encoded"]), row["regions"], title=title)
         path = str(Path(out_dir) / f"{name}_{row['distortion']}_{row['level']}.png")
         buf = io.BytesIO()
         Image.fromarray(image).save(buf, format="PNG")

@@ -6,8 +6,9 @@ local Ray):
 1. ``seagull samples`` → the sample DNGs (or ``--raw-dir``);
 2. ``seagull build-100w`` on the first ``--sources`` of them, small renders (``--long-side``),
    a few types and levels (or ``--data``: an existing dataset, step 2–3 skipped);
-3. hold out images: the last ``--holdout`` sources (by RAW file name) become the test split,
-   the rest train (``hold_out_sources``; rewrites the split column of their shards);
+3. hold out images: the last ``--holdout`` sources (by RAW file name, whole split groups)
+   become the test split, the rest train (``hold_out_sources``; rewrites the split column of
+   their shards);
 4. for each Seagull variant (``full``, ``no_global``, ``no_local`` and, when asked for,
    ``no_jir``: ``seagull.ablations``) ``seagull train --stage 1 --preset tiny --init
    <variant's initial model> --max-steps N`` plus the variant's own arguments;
@@ -82,14 +83,17 @@ def hold_out_sources(root: str, holdout: int) -> dict[str, list[str]]:
 
     Sources are ordered by their RAW file's name (the ``images`` table's ``source``), then id;
     by id alone where a dataset has no ``images`` table. Ids hash a source's location, so the
-    name keeps the same photos held out wherever the samples were written. Rewrites the ``split``
-    column of each source's ``rois`` and ``images`` shards atomically; returns
-    ``{"train": [...], "test": [...]}`` source ids in that order.
+    name keeps the same photos held out wherever the samples were written. A split group
+    (``seagull.data.split.split_group``: a stereo pair, a burst) is never cut: sources are
+    ordered by group first, and the test split takes whole groups, so it may hold more than
+    ``holdout`` sources. Rewrites the ``split`` column of each source's ``rois`` and ``images``
+    shards atomically; returns ``{"train": [...], "test": [...]}`` source ids in that order.
     """
     import posixpath
 
     import pyarrow as pa
 
+    from seagull.data.split import split_group
     from seagull.data.store import DatasetLayout, read_table, write_table_atomic
     from seagull.errors import ConfigError
 
@@ -100,8 +104,16 @@ def hold_out_sources(root: str, holdout: int) -> dict[str, list[str]]:
         raise ConfigError(f"cannot hold out {holdout} of {len(sources)} source(s): "
                           "need at least one source on each side")
     names = {sid: _source_name(layout, sid) for sid in sources}
-    sources.sort(key=lambda sid: (names[sid], sid))
-    test_ids = sources[-holdout:]
+    # A source of unknown name is a group of its own.
+    group = {sid: split_group(names[sid]) if names[sid] else "\0" + sid for sid in sources}
+    sources.sort(key=lambda sid: (group[sid], names[sid], sid))
+    cut = len(sources) - holdout
+    while cut > 0 and group[sources[cut - 1]] == group[sources[cut]]:
+        cut -= 1  # the held-out share takes the whole group
+    if cut == 0:
+        raise ConfigError(f"cannot hold out {holdout} of {len(sources)} source(s): the "
+                          "held-out split group holds every source, none is left to train on")
+    test_ids = sources[cut:]
     test = set(test_ids)
     for table in ("rois", "images"):
         for sid in sources:
@@ -116,9 +128,10 @@ def hold_out_sources(root: str, holdout: int) -> dict[str, list[str]]:
     manifest = layout.read_manifest() or {}
     manifest["holdout"] = {"test_sources": test_ids,
                            "test_names": [names[s] for s in test_ids],
-                           "rule": "last sources by RAW file name, then id"}
+                           "rule": "last sources by split group of the RAW file name, then "
+                                   "name, then id; whole groups"}
     layout.write_manifest(manifest)
-    return {"train": sources[:-holdout], "test": test_ids}
+    return {"train": sources[:cut], "test": test_ids}
 
 
 def _source_name(layout, sid: str) -> str:

@@ -34,7 +34,7 @@ from seagull.data.ids import image_id as make_image_id
 from seagull.data.ids import roi_id as make_roi_id
 from seagull.data.ids import unit_interval
 from seagull.data.schema import REFERENCE, to_table
-from seagull.data.split import DEFAULT_TEST_FRACTION_100W, split_by_hash
+from seagull.data.split import DEFAULT_TEST_FRACTION_100W, split_by_hash, split_group
 from seagull.errors import InvalidArgumentError, SeagullError
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class Components:
 def source_row(location: str, sid: str, params: FactoryParams) -> dict:
     """The first row of a source in the pipeline."""
     return {"source": location, "source_id": sid,
-            "split": split_by_hash(sid, params.test_fraction, params.seed),
+            "split": split_by_hash(split_group(location), params.test_fraction, params.seed),
             "status": "ok", "error_stage": "", "error_type": "", "error_message": ""}
 
 

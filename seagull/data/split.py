@@ -2,17 +2,39 @@
 
 Two rules, one per dataset:
 
-- ``split_by_hash`` (Seagull-100w): each source falls in ``test`` when a hash of (seed, its id)
-  lands below ``test_fraction``. A source's split never depends on the other sources, so adding
-  RAWs to a build, or building in shards on several clusters, leaves every earlier split as it
-  was. The test share is ``test_fraction`` in expectation (5 % by default).
+- ``split_by_hash`` (Seagull-100w): each source falls in ``test`` when a hash of (seed, its
+  split group, ``split_group``) lands below ``test_fraction``. A source's split never depends on
+  the other sources, so adding RAWs to a build, or building in shards on several clusters, leaves
+  every earlier split as it was. The test share is ``test_fraction`` in expectation (5 % by
+  default), counted in groups.
 - ``split_exact`` (Seagull-3k): exactly ``round(n · test_fraction)`` of the ``n`` images are
   ``test`` (the first in the order of that hash), as the paper's 80/20 split by image needs on a
   small set.
+
+Near-duplicate sources (the two views of a stereo pair, the frames of a burst) must share a split,
+or the test split would hold photos the model has trained on. ``split_group`` names the group a
+RAW file belongs to, from its file name alone, so it works for any folder of RAWs:
+
+1. take the file name (the text after the last ``/`` or ``\\``) and drop its extension (the
+   last ``.xxx``);
+2. drop one trailing sequence number ``-N`` (``N`` of 1 or 2 digits: ``-1``, ``-2``, ``-07``,
+   ``-12``) unless what is left itself ends in ``-digits`` (so the dates ``2024-06-15`` and
+   ``trip_2024-06-15`` stay whole, while ``IMG_1234-2``, an exporter's second copy, joins
+   ``IMG_1234``);
+3. then drop one trailing stereo marker ``_left``, ``_right``, ``-left`` or ``-right`` (in any
+   case);
+4. the group is the folder part (everything up to that separator) followed by what is left.
+
+So ``raws/motorcycle_left.dng``, ``raws/motorcycle_right.dng``, ``raws/motorcycle.dng`` and
+``raws/motorcycle_left-2.dng`` form the group ``raws/motorcycle``; ``raws/burst-1.dng`` …
+``raws/burst-12.dng`` form ``raws/burst``; ``raws/burst-001.dng`` (three digits) and files in
+another folder do not join them. Every other file is a group of its own.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 
 from seagull.data.ids import unit_interval
@@ -27,9 +49,36 @@ def _check(test_fraction: float) -> None:
         raise InvalidArgumentError(f"test fraction {test_fraction} is outside [0, 1]")
 
 
+_SEQUENCE = re.compile(r"-[0-9]{1,2}$")
+_DIGIT_RUN = re.compile(r"-[0-9]+$")
+_STEREO = re.compile(r"[_-](?:left|right)$", re.IGNORECASE)
+
+
+def split_group(name_or_source: str | os.PathLike) -> str:
+    """The split group of a RAW file name or location (see the module's rule); members of one
+    group (``x_left.dng`` and ``x_right.dng``, ``x-1.dng`` and ``x-2.dng``) always share a
+    split. The folder part is kept, so only files in one folder group together."""
+    text = os.fspath(name_or_source)
+    cut = max(text.rfind("/"), text.rfind("\\")) + 1  # POSIX, URI or Windows separators
+    folder, name = text[:cut], text[cut:]
+    stem, dot, _ = name.rpartition(".")
+    if not dot or not stem:  # no extension (".hidden" is a name, not an extension)
+        stem = name
+    head = _SEQUENCE.sub("", stem)
+    if head and not _DIGIT_RUN.search(head):
+        stem = head
+    head = _STEREO.sub("", stem)
+    if head:
+        stem = head
+    return folder + stem
+
+
 def split_by_hash(key: str, test_fraction: float = DEFAULT_TEST_FRACTION_100W,
                   seed: int = 0) -> str:
-    """``"test"`` or ``"train"`` for the source ``key`` (independent of every other source)."""
+    """``"test"`` or ``"train"`` for the source ``key`` (independent of every other source).
+
+    Pass the source's ``split_group`` as ``key`` so that near-duplicates share a split.
+    """
     _check(test_fraction)
     return "test" if unit_interval("split", seed, key) < test_fraction else "train"
 

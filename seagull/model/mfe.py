@@ -180,11 +180,12 @@ class LocalView(nn.Module):
 
 
 class MaskFeatureExtractor(nn.Module):
-    """Global-view and local-view tokens of regions, sized from the config."""
+    """Global-view and local-view tokens of regions, sized from the config and the encoder's
+    four stage widths ``dims`` (``ImageEncoder.dims``)."""
 
-    def __init__(self, config: SeagullConfig):
+    def __init__(self, config: SeagullConfig, dims: tuple[int, ...]):
         super().__init__()
-        P, dims, hidden = config.mfe_dim, config.encoder_dims, config.hidden_size
+        P, hidden = config.mfe_dim, config.hidden_size
         areas = [config.stage_size(j + 1) ** 2 for j in range(4)]
         self.use_global, self.use_local = config.use_global, config.use_local
         self.basic_proj = nn.ModuleList(nn.Linear(c, P) for c in dims)  # FC_j

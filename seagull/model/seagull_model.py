@@ -3,14 +3,15 @@
 ``forward(**build_batch(...))`` returns the LLM's output with ``.loss`` (answer tokens only) and
 ``.logits``. Building and loading:
 
-- ``SeagullModel.from_preset("tiny")``: random tiny model with the project's own tokenizer;
+- ``SeagullModel.from_preset("small")``: the pretrained EfficientNet-Lite0 (from its package)
+  and a small LLaMA from scratch with the project's own tokenizer; ``"tiny"``: all random;
 - ``SeagullModel.from_preset("paper", llm_path=…, encoder_weights=…)``: ConvNeXt-Large and
   Vicuna-7B from local weights (``seagull.weights`` finds them when not given);
   ``device="meta"`` builds the full-size skeleton without allocating memory;
 - ``save_pretrained(dir)`` / ``SeagullModel.from_pretrained(dir)``: config, tokenizer, and the
-  weights as safetensors — the trainable tensors always, the frozen ones too for ``tiny`` (they
-  are random, so only the file can restore them); ``paper`` takes its frozen parts from their
-  checkpoints again;
+  weights as safetensors — the trainable tensors always, and the frozen ones that nothing else
+  can restore (a random encoder, an LLM trained from scratch); a pretrained encoder or LLM is
+  loaded from its package or checkpoint again;
 - ``load_released_checkpoint(path)``: the authors' checkpoint layout, where names map.
 """
 
@@ -26,7 +27,8 @@ from torch import nn
 
 from seagull.errors import ConfigError, OutputError, WeightsMismatchError, WeightsNotFoundError
 from seagull.model.config import SeagullConfig, get_preset
-from seagull.model.encoder import ImageEncoder, load_state_dict_file
+from seagull.model.encoder import ImageEncoder
+from seagull.model.encoders import get_encoder_spec, load_state_dict_file
 from seagull.model.mfe import MaskFeatureExtractor
 from seagull.model.projector import Projector
 
@@ -50,14 +52,17 @@ class SeagullModel(nn.Module):
         self.tokenizer = tokenizer
         vocab = len(tokenizer) if tokenizer is not None else config.vocab_size + 3
         self.encoder = ImageEncoder.from_config(config)
-        self.projector = Projector(config.encoder_dims[config.image_token_stage - 1],
+        self.projector = Projector(self.encoder.dims[config.image_token_stage - 1],
                                    config.hidden_size)
-        self.mfe = MaskFeatureExtractor(config)
+        self.mfe = MaskFeatureExtractor(config, self.encoder.dims)
         if llm is None:
             llm = llm_lib.build_llama(config, vocab)
         llm_lib.resize_for_tokenizer(llm, max(vocab, llm.get_input_embeddings().weight.shape[0]))
-        self.llm = llm_lib.apply_lora(llm, config)
+        self.llm = llm_lib.apply_lora(llm, config) if config.llm_train == "lora" else llm
         self._set_trainable()
+        # Optional per-image store of the frozen encoder's features (``FeatureCache``): training
+        # reuses them across regions, epochs and runs instead of re-encoding every step.
+        self.feature_cache = None
         self.prompts = (PromptEncoder(tokenizer, config.num_image_tokens)
                         if tokenizer is not None else None)
         # Where the frozen parts of a paper-preset model come from (recorded when saved).
@@ -70,23 +75,26 @@ class SeagullModel(nn.Module):
                     strict: bool = False, tokenizer=None, **overrides) -> SeagullModel:
         """Build a preset. ``overrides`` replace config fields (e.g. ``use_global=False``).
 
-        ``paper`` needs the Vicuna directory and the ConvNeXt checkpoint (explicit, or found by
-        ``seagull.weights``) unless ``random_init=True`` (benchmarks) or ``device="meta"``
-        (a skeleton with the right shapes and no memory). ``tiny`` is random by design.
+        A pretrained LLM (``paper``) needs the Vicuna directory, and a ``checkpoint`` encoder its
+        file (explicit, or found by ``seagull.weights``), unless ``random_init=True``
+        (benchmarks) or ``device="meta"`` (a skeleton with the right shapes and no memory). A
+        ``package`` encoder (``small``) loads from its installed package; ``tiny`` is random.
         """
-        from seagull import weights
         from seagull.model import llm as llm_lib
 
         config = get_preset(name).replace(**overrides) if overrides else get_preset(name)
         meta = device is not None and torch.device(device).type == "meta"
         random_init = random_init or meta
         llm = None
-        if name == "tiny":
+        if not random_init:
+            encoder_weights = encoder_weights_path(config, encoder_weights)
+        if config.llm_init == "scratch":
             tokenizer = tokenizer or llm_lib.train_tiny_tokenizer()
             config = config.replace(vocab_size=len(tokenizer) - 3)
         elif not random_init:
+            from seagull import weights
+
             llm_dir = weights.resolve("llm", llm_path, strict=True)
-            encoder_weights = weights.resolve("encoder", encoder_weights, strict=True)
             tokenizer = tokenizer or llm_lib.load_tokenizer(llm_dir)
             llm = llm_lib.load_llama(llm_dir, dtype=dtype or torch.float32)
             llm_lib.check_llama(llm, config, llm_dir)
@@ -106,10 +114,13 @@ class SeagullModel(nn.Module):
         return model
 
     def _set_trainable(self) -> None:
-        """LoRA, MFE and projector train; the encoder and the base LLM stay frozen (the LM head
-        too, unless the config's ``train_lm_head``)."""
+        """MFE and projector train, and LoRA (``llm_train="lora"``: the base LLM stays frozen,
+        the LM head too unless ``train_lm_head``) or the whole LLM (``"full"``); the encoder
+        never trains."""
+        full_llm = self.config.llm_train == "full"
         for name, p in self.named_parameters():
-            p.requires_grad_(name.startswith(("mfe.", "projector.")) or ".lora_" in name)
+            p.requires_grad_(name.startswith(("mfe.", "projector.")) or ".lora_" in name
+                             or (full_llm and name.startswith("llm.")))
         if self.config.train_lm_head:
             for p in self.llm.get_output_embeddings().parameters():
                 p.requires_grad_(True)
@@ -120,6 +131,16 @@ class SeagullModel(nn.Module):
 
     def trainable_names(self) -> list[str]:
         return [n for n, p in self.named_parameters() if p.requires_grad]
+
+    def saved_frozen_names(self) -> set[str]:
+        """Frozen tensors only a saved file can restore: a random encoder's, and the base of an
+        LLM trained from scratch (a pretrained encoder or LLM comes from its source again)."""
+        trainable = set(self.trainable_names())
+        random_encoder = self.encoder.spec.weights == "random"
+        scratch_llm = self.config.llm_init == "scratch"
+        return {k for k in self.state_dict() if k not in trainable and (
+            (random_encoder and k.startswith("encoder.")) or
+            (scratch_llm and not k.startswith("encoder.")))}
 
     def count_parameters(self) -> dict[str, int]:
         """Parameter counts per part (works on the meta device)."""
@@ -140,10 +161,14 @@ class SeagullModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.projector.fc1.weight.dtype
 
-    def image_context(self, images: torch.Tensor) -> dict:
+    def image_context(self, images: torch.Tensor, image_ids=None) -> dict:
         """Everything that depends on the images only (B×3×S×S): stage features, the MFE's key
-        tokens and the projected image tokens (B×N×hidden)."""
-        features = self.encoder(images.to(self.device, self.encoder.trunk.stem[0].weight.dtype))
+        tokens and the projected image tokens (B×N×hidden). With ``image_ids`` (B strings) and
+        a ``feature_cache``, the frozen encoder runs only for images it has not seen."""
+        if self.feature_cache is not None and image_ids is not None:
+            features = self.feature_cache.features(self.encoder, images, image_ids, self.device)
+        else:
+            features = self.encoder(images.to(self.device, self.encoder.dtype))
         return {"features": features, "keys": self.mfe.image_keys(features),
                 "image_tokens": self.projector(features[self.config.image_token_stage - 1])}
 
@@ -171,13 +196,14 @@ class SeagullModel(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 images: torch.Tensor, coverage: torch.Tensor, crops: torch.Tensor,
                 labels: torch.Tensor | None = None, image_index: torch.Tensor | None = None,
-                **llm_kwargs):
+                image_ids=None, **llm_kwargs):
         """One pass over R samples (``build_batch``); ``image_index`` (R,) maps samples to
-        images when several samples share one (default: sample r has image r)."""
+        images when several samples share one (default: sample r has image r); ``image_ids``
+        (one string per image) lets the ``feature_cache`` skip images it has encoded."""
         device = self.device
         if image_index is None:
             image_index = torch.arange(input_ids.shape[0], device=device)
-        ctx = self.image_context(images)
+        ctx = self.image_context(images, image_ids)
         gvt, lvt = self.mfe(ctx["features"], coverage.to(device), crops.to(device),
                             image_index.to(device), keys=ctx["keys"])
         embeds = self.embed(input_ids.to(device), ctx["image_tokens"][image_index], gvt, lvt)
@@ -203,8 +229,9 @@ class SeagullModel(nn.Module):
         trainable = set(self.trainable_names())
         save_file({k: v for k, v in state.items() if k in trainable},
                   str(directory / TRAINABLE_FILE))
-        if self.config.preset == "tiny":
-            save_file({k: v for k, v in state.items() if k not in trainable},
+        frozen = self.saved_frozen_names()
+        if frozen:
+            save_file({k: v for k, v in state.items() if k in frozen},
                       str(directory / FROZEN_FILE))
         self.tokenizer.save_pretrained(str(directory / TOKENIZER_DIR))
         meta = {"config": self.config.to_dict(), "sources": sources or self.sources}
@@ -229,39 +256,47 @@ class SeagullModel(nn.Module):
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"model {directory}: bad {CONFIG_FILE} ({exc})") from None
         tokenizer = llm_lib.load_tokenizer(directory / TOKENIZER_DIR)
+        sources = meta.get("sources", {})
         llm = None
-        if config.preset != "tiny":
-            sources = meta.get("sources", {})
+        if config.llm_init == "pretrained":
             llm_dir = llm_path or sources.get("llm")
-            encoder_weights = encoder_weights or sources.get("encoder")
             if not llm_dir:
                 raise WeightsNotFoundError(f"model {directory}: the LLM's folder is needed "
                                            "(llm_path=…)")
             llm = llm_lib.load_llama(llm_dir)
             llm_lib.check_llama(llm, config, llm_dir)
-        model = cls(config, tokenizer, llm)
-        if config.preset != "tiny":
+            model_sources = {"llm": str(llm_dir)}
+        else:
+            model_sources = {}
+        spec = get_encoder_spec(config.encoder)
+        if spec.weights == "checkpoint":
+            encoder_weights = encoder_weights or sources.get("encoder")
             if not encoder_weights:
                 raise WeightsNotFoundError(f"model {directory}: the encoder's checkpoint is "
                                            "needed (encoder_weights=…)")
+        elif spec.weights == "package":
+            encoder_weights = spec.weights_file()
+        model = cls(config, tokenizer, llm)
+        if spec.weights != "random":
             model.encoder.load_checkpoint(encoder_weights)
-            model.sources = {"llm": str(llm_dir), "encoder": str(encoder_weights)}
-        files = [TRAINABLE_FILE] + ([FROZEN_FILE] if config.preset == "tiny" else [])
+            model_sources["encoder"] = str(encoder_weights)
+        model.sources = model_sources
+        frozen = model.saved_frozen_names()
+        files = [TRAINABLE_FILE] + ([FROZEN_FILE] if frozen else [])
         state = {}
         for name in files:
             path = directory / name
             if not path.is_file():
                 raise WeightsNotFoundError(f"model {directory}: {name} is missing")
             state.update(load_file(str(path)))
-        model._load_checked(state, full=config.preset == "tiny", source=str(directory))
+        model._load_checked(state, set(model.trainable_names()) | frozen, source=str(directory))
         if device is not None or dtype is not None:
             model.to(device=device, dtype=dtype)
         model.eval()
         return model
 
-    def _load_checked(self, state: dict, full: bool, source: str) -> None:
+    def _load_checked(self, state: dict, wanted: set[str], source: str) -> None:
         own = self.state_dict()
-        wanted = set(own) if full else set(self.trainable_names())
         missing = sorted(wanted - set(state))
         unexpected = sorted(set(state) - set(own))
         if missing or unexpected:
@@ -337,6 +372,19 @@ RELEASED_NAME_MAP: tuple[tuple[str, object], ...] = (
     (_MFE + r"sa\.(.*)$", r"mfe.local_view.attn.\1"),
     (_MFE + r"mlp\.layers\.(.*)$", r"mfe.local_view.out.layers.\1"),
 )
+
+
+def encoder_weights_path(config: SeagullConfig, explicit=None) -> Path | None:
+    """Where the config's encoder weights come from: the checkpoint file (explicit, or found by
+    ``seagull.weights``; required), the package's file, or None for a random encoder."""
+    spec = get_encoder_spec(config.encoder)
+    if spec.weights == "checkpoint":
+        from seagull import weights
+
+        return weights.resolve("encoder", explicit, strict=True)
+    if spec.weights == "package":
+        return Path(explicit) if explicit else spec.weights_file()
+    return None
 
 
 def map_released_name(name: str) -> str | None:

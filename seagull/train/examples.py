@@ -98,8 +98,8 @@ def instruction_for(record: Mapping, stage: int, seed: int, epoch: int,
 
 def to_sample(record: Mapping, stage: int, seed: int, epoch: int,
               jir_fraction: float = 0.5) -> dict:
-    """A record → ``{image H×W×3 uint8, mask H×W bool, question, answer, task}``, the input of
-    the model's batch builder (``seagull.model.batch.build_batch``)."""
+    """A record → ``{image H×W×3 uint8, mask H×W bool, question, answer, task, image_id}``, the
+    input of the model's batch builder (``seagull.model.batch.build_batch``)."""
     from seagull.data.factory import decode_image, decode_mask
 
     ins = instruction_for(record, stage, seed, epoch, jir_fraction)
@@ -107,7 +107,8 @@ def to_sample(record: Mapping, stage: int, seed: int, epoch: int,
     return {"image": decode_image(bytes(encoded)),
             "mask": decode_mask({"size": list(record["mask_size"]),
                                  "counts": record["mask_counts"]}),
-            "question": ins.question, "answer": ins.answer, "task": ins.task}
+            "question": ins.question, "answer": ins.answer, "task": ins.task,
+            "image_id": record["image_id"]}
 
 
 def examples_of_region(quality: float | None, importance: float | None, stage: int,

@@ -67,7 +67,7 @@ def mfe_and_features():
 
     torch.manual_seed(1)
     config = get_preset("tiny").replace(vocab_size=100)
-    mfe = MaskFeatureExtractor(config).eval()
+    mfe = MaskFeatureExtractor(config, config.encoder_dims).eval()
     features = [torch.randn(2, c, config.stage_size(j + 1), config.stage_size(j + 1))
                 for j, c in enumerate(config.encoder_dims)]
     return config, mfe, features
@@ -105,7 +105,7 @@ def test_ablation_switches_zero_the_dropped_token(mfe_and_features):
     coverage = torch.ones(1, S, S)
     crops = torch.randn(1, 3, L, L)
     for flag in ("use_global", "use_local"):
-        mfe = MaskFeatureExtractor(config.replace(**{flag: False})).eval()
+        mfe = MaskFeatureExtractor(config.replace(**{flag: False}), config.encoder_dims).eval()
         gvt, lvt = mfe([f[:1] for f in features], coverage, crops)
         dropped, kept = (gvt, lvt) if flag == "use_global" else (lvt, gvt)
         assert torch.count_nonzero(dropped) == 0 and torch.count_nonzero(kept) > 0

@@ -5,8 +5,14 @@ from seagull.model.config import PRESETS, SeagullConfig, get_preset
 
 
 def test_paper_preset_matches_the_paper():
+    import torch
+
+    from seagull.model.encoder import ImageEncoder
+
     c = get_preset("paper")
-    assert c.encoder_dims == (192, 384, 768, 1536) and c.image_size == 512
+    assert c.encoder == "convnext" and c.image_size == 512
+    with torch.device("meta"):
+        assert ImageEncoder.from_config(c).dims == (192, 384, 768, 1536)
     assert (c.lora_r, c.lora_alpha) == (128, 256)
     assert (c.hidden_size, c.num_layers, c.vocab_size) == (4096, 32, 32000)
     # The released code's image tokens: third stage, 32×32 = 1,024 tokens of 768 channels.

@@ -190,3 +190,43 @@ def test_a_released_layout_checkpoint_reproduces_the_model(tiny_tokenizer, image
     report = target.load_released_checkpoint(tmp_path / "released.safetensors", strict=True)
     assert report["loaded"] == len(inverse) and report["unmapped"] == []
     assert torch.equal(_scores(source, image, masks[:2]), _scores(target, image, masks[:2]))
+
+
+def test_small_model_trains_and_round_trips_exactly(tiny_tokenizer, image, masks, tmp_path):
+    """The small preset: the pretrained encoder comes from its package (not saved), the LLM
+    trained from scratch is saved whole; a few optimiser steps, then an exact reload."""
+    from seagull.labels.instructions import quality_answer
+    from seagull.model import build_batch
+    from seagull.model.feature_cache import FeatureCache
+
+    torch.manual_seed(2)
+    model = SeagullModel.from_preset("small", tokenizer=tiny_tokenizer, image_size=128,
+                                     hidden_size=64, intermediate_size=128, num_layers=1)
+    assert model.sources["encoder"].endswith(".pth")
+    assert not any(n.startswith("encoder.") for n in model.trainable_names())
+    assert any(n.startswith("llm.") and "lora" not in n for n in model.trainable_names())
+    model.feature_cache = FeatureCache()
+    model.train()
+    samples = [{"image": image, "mask": m, "question": "Analyze the quality of this region.",
+                "answer": quality_answer(q), "image_id": "img"}
+               for m, q in zip(masks[:2], (0.1, 0.9))]
+    batch = build_batch(samples, model.prompts, model.config)
+    optimiser = torch.optim.AdamW(model.trainable_parameters(), lr=1e-3)
+    losses = []
+    for _ in range(4):
+        loss = model(**batch).loss
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss))
+    assert losses[-1] < losses[0]
+    assert (model.feature_cache.misses, model.feature_cache.hits) == (2, 6)
+    model.eval()
+    out = model.save_pretrained(tmp_path / "small")
+    assert not (out / FROZEN_FILE).exists()  # nothing frozen that its source cannot restore
+    torch.manual_seed(99)
+    loaded = SeagullModel.from_pretrained(out)
+    assert loaded.sources == model.sources
+    for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(a, b), k
+    assert torch.equal(_scores(model, image, masks[:3]), _scores(loaded, image, masks[:3]))

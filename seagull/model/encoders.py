@@ -177,22 +177,7 @@ def map_checkpoint(spec: EncoderSpec, state: dict, own: dict, source: str) -> di
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a safetensors file, or of a torch file loaded with ``weights_only=True``
-    (unwrapping a ``state_dict`` / ``model`` / ``module`` / ``params`` entry)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsNotFoundError(f"{path}: no such weights file")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    (``seagull.checkpoints.read_state_dict``, also unwrapping a ``module`` entry)."""
+    from seagull.checkpoints import read_state_dict
 
-            return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a damaged or foreign file: say which and why, in one line
-        raise WeightsMismatchError(f"{path}: not a readable weights file "
-                                   f"({type(exc).__name__})") from None
-    for key in ("state_dict", "model", "module", "params"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise WeightsMismatchError(f"{path}: not a mapping of tensor names to tensors")
-    return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    return read_state_dict(path, unwrap=("state_dict", "params", "model", "module"))

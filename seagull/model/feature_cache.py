@@ -74,7 +74,7 @@ class FeatureCache:
 
             try:
                 state = load_file(str(self._file(image_id)))
-            except Exception:  # a damaged file: encode again (and overwrite it)
+            except Exception:  # noqa: BLE001 - a damaged file: encode again, overwrite it
                 return None
             features = [state[f"f{j}"] for j in range(len(state))]
             self._remember(image_id, features)

@@ -166,11 +166,14 @@ def train_loop_per_worker(config: dict) -> None:
 
 # ---- the driver ------------------------------------------------------------------------------
 
-def training_stream(data: str, stage: int, seed: int, jir_fraction: float = 0.5):
-    """The training split of ``data``'s ``rois`` table as a Ray Data stream of records."""
+def training_stream(data: str, stage: int, seed: int, jir_fraction: float = 0.5,
+                    window_bytes: int | None = None):
+    """The training split of ``data``'s ``rois`` table as a Ray Data stream of records, in a
+    seeded order that is new at each epoch (``seagull.data.reader.shuffled_records``;
+    ``window_bytes`` overrides the size of its shuffle windows)."""
     import ray.data
 
-    from seagull.data.reader import ray_table
+    from seagull.data.reader import SHUFFLE_WINDOW_BYTES, shuffled_records
     from seagull.train.examples import RECORD_FIELDS, records_for_stage
 
     # The per-step progress line is the console's; Ray Data's bars would bury it.
@@ -181,11 +184,16 @@ def training_stream(data: str, stage: int, seed: int, jir_fraction: float = 0.5)
             return []
         return records_for_stage(row, stage, seed, jir_fraction)
 
-    # Shards in a new order each epoch, read as the stream goes: a block-order shuffle would be
-    # an all-to-all step that reads the whole table before the first row reaches a worker.
-    ds = ray_table(data, "rois", shuffle_seed=seed,
-                   columns=["image_id", "split", "distortion", "level", "encoded", "regions"])
-    return ds.flat_map(records).select_columns(list(RECORD_FIELDS))
+    # A shard holds one photo, its rows sorted by type then level: shards read whole, even in
+    # a shuffled order, give batches of one photo and one type. Row groups of the whole table
+    # are dealt into windows and each window's records shuffled uniformly instead, so nothing
+    # reads more than a window before its first record (a block-order or full shuffle is an
+    # all-to-all step that reads the whole table first).
+    ds = shuffled_records(data, "rois", records, seed,
+                          columns=["image_id", "split", "distortion", "level", "encoded",
+                                   "regions"],
+                          window_bytes=window_bytes or SHUFFLE_WINDOW_BYTES)
+    return ds.select_columns(list(RECORD_FIELDS))
 
 
 def launch(args: argparse.Namespace) -> dict:

@@ -4,13 +4,15 @@
 only: names starting with ``_`` or ``.`` are ignored, which pyarrow does by default too).
 ``iter_samples(root)`` streams one ``Sample`` per region for a plain Python training loop;
 ``samples_from_row(row)`` is the same conversion for one ``rois`` row, which the Ray Data reader
-(``pipelines/read_rois.py``) applies with ``flat_map``.
+(``pipelines/read_rois.py``) applies with ``flat_map``. ``ray_table`` streams a table's shards
+through Ray Data; ``shuffled_records`` streams the records made from a table's rows in a seeded,
+well-mixed order (the training feed).
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +101,7 @@ def ray_table(root: str, table: str, columns: list[str] | None = None,
     in recent Ray) lists them again at every execution: about a second before the first row on
     a quiet machine, paid by training at every epoch (bench/train.py measures it).
     ``shuffle_seed`` shuffles the order shards are read in, differently but reproducibly at each
-    execution; rows stay in their shard's order (training mixes them with a local buffer).
+    execution; rows stay in their shard's order (``shuffled_records`` mixes rows and records).
     """
     import ray.data
 
@@ -146,3 +148,139 @@ def check_shards(root: str, table: str) -> None:
         shard, reason = next(iter(bad.items()))
         more = f"; {len(bad) - 1} more damaged" if len(bad) > 1 else ""
         raise DatasetError(f"{shard}: damaged {table} shard ({reason}){more}")
+
+
+# ---- the shuffled record stream (training) ---------------------------------------------------
+# Rows (their images) a shuffling read task holds at once: the window. docs/training.md, "The
+# data feed", says how much mixing a window gives and what it costs.
+SHUFFLE_WINDOW_BYTES = 2**30
+_CHUNK_RECORDS = 64  # records per Arrow table a read task yields (Ray Data re-blocks them)
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """One row group of one shard: the unit the shuffle deals out. ``nbytes``: its rows'
+    uncompressed size, from the shard's footer."""
+
+    path: str
+    index: int
+    rows: int
+    nbytes: int
+
+
+def row_groups(root: str, table: str) -> list[RowGroup]:
+    """Every row group of ``root/table/``'s complete shards, from their footers (read once)."""
+    import pyarrow.parquet as pq
+
+    layout = DatasetLayout.open(root)
+    shards = layout.shards(table)
+    if not shards:
+        raise DatasetError(f"{posixpath.join(str(root), table)}: no {table} shard")
+    out = []
+    for shard in shards:
+        with layout.fs.open_input_file(shard) as fh:
+            meta = pq.read_metadata(fh)
+        for i in range(meta.num_row_groups):
+            group = meta.row_group(i)
+            if group.num_rows:
+                out.append(RowGroup(shard, i, group.num_rows, group.total_byte_size))
+    return out
+
+
+def shuffle_windows(groups: Sequence[RowGroup], seed: int, epoch: int,
+                    window_bytes: int = SHUFFLE_WINDOW_BYTES) -> list[list[RowGroup]]:
+    """An epoch's plan: all row groups in a seeded random order, cut into the fewest windows of
+    about ``window_bytes`` each (equal shares of the table; a window exceeds ``window_bytes`` by
+    less than one row group). Pure: the same ``(seed, epoch)`` gives the same plan."""
+    if not groups:
+        return []
+    order = np.random.default_rng([seed, epoch]).permutation(len(groups))
+    sizes = np.array([groups[i].nbytes for i in order], dtype=np.float64)
+    total = float(sizes.sum())
+    n_windows = max(1, int(np.ceil(total / max(1, window_bytes))))
+    middles = np.cumsum(sizes) - sizes / 2  # each group goes where its middle byte falls
+    which = np.minimum((middles / max(total, 1.0) * n_windows).astype(int), n_windows - 1)
+    windows: list[list[RowGroup]] = [[] for _ in range(n_windows)]
+    for i, w in zip(order, which):
+        windows[w].append(groups[i])
+    return [w for w in windows if w]
+
+
+def window_records(fs, window: Sequence[RowGroup], to_records: Callable[[dict], list[dict]],
+                   seed: Sequence[int], columns: list[str] | None = None
+                   ) -> Iterator[list[dict]]:
+    """The records (``to_records(row)``) of all rows of ``window``'s row groups in a uniformly
+    random order, seeded by ``seed``; yielded in lists of ``_CHUNK_RECORDS``.
+
+    The window's rows are read whole (one row group at a time) and held once: a row's records
+    share its image, and a record's reference is dropped as it is yielded.
+    """
+    import pyarrow.parquet as pq
+
+    records: list[dict | None] = []
+    for group in window:
+        with fs.open_input_file(group.path) as fh:
+            rows = pq.ParquetFile(fh).read_row_group(group.index, columns=columns,
+                                                     use_threads=False).to_pylist()
+        for row in rows:
+            records.extend(to_records(row))
+    order = np.random.default_rng(list(seed)).permutation(len(records))
+    for start in range(0, len(order), _CHUNK_RECORDS):
+        chunk = []
+        for i in order[start:start + _CHUNK_RECORDS]:
+            chunk.append(records[i])
+            records[i] = None
+        yield chunk
+
+
+def shuffled_records(root: str, table: str, to_records: Callable[[dict], list[dict]], seed: int,
+                     columns: list[str] | None = None,
+                     window_bytes: int = SHUFFLE_WINDOW_BYTES):
+    """``to_records(row)`` of every row of ``root/table/``, as a ``ray.data.Dataset`` streamed in
+    a seeded order that is new at each execution (epoch) and the same for the same seed.
+
+    Each execution deals the table's row groups out in a random order, in windows of about
+    ``window_bytes`` (``shuffle_windows``); one read task per window reads its rows and emits
+    their records in a uniformly random order (``window_records``). A table that fits in one
+    window is shuffled uniformly; a larger one in windows, each spanning row groups (photos) of
+    the whole table. No step reads more than a window before the window's first record, and
+    every record comes once per execution. Footers are read here, once.
+    """
+    import ray.data
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
+
+    fs = DatasetLayout.open(root).fs
+    groups = row_groups(root, table)
+    largest = (min(window_bytes, sum(g.nbytes for g in groups))
+               + max((g.nbytes for g in groups), default=0))
+
+    class _Source(Datasource):
+        def estimate_inmemory_data_size(self) -> int:
+            return sum(g.nbytes for g in groups)
+
+        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
+                           data_context=None) -> list[ReadTask]:
+            import pyarrow as pa
+
+            # Ray Data counts the executions of a dataset (its file shuffle reseeds by it too).
+            epoch = int(getattr(data_context, "_execution_idx", 0) or 0)
+            tasks = []
+            for w, window in enumerate(shuffle_windows(groups, seed, epoch, window_bytes)):
+                def read(window=window, w=w):
+                    for chunk in window_records(fs, window, to_records, (seed, epoch, w),
+                                                columns):
+                        yield pa.Table.from_pylist(chunk)
+
+                meta = BlockMetadata(num_rows=None, size_bytes=sum(g.nbytes for g in window),
+                                     input_files=sorted({g.path for g in window}),
+                                     exec_stats=None)
+                tasks.append(ReadTask(read, meta, per_task_row_limit=per_task_row_limit))
+            return tasks
+
+        def get_name(self) -> str:
+            return "ShuffledRecords"
+
+    # A read task holds its window's rows, and more while converting them (1–1.4 × the window,
+    # measured): reserve twice the window, so a node starts only as many as its memory holds.
+    return ray.data.read_datasource(_Source(), memory=max(1, 2 * largest))

@@ -1,5 +1,5 @@
 """Streaming a dataset's tables through Ray Data: complete shards, projection, shard shuffling,
-and the training stream built on it."""
+and the training stream over the same shards (its mixing: test_training_shuffle.py)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,11 @@
 
     python -m pipelines.demo --out demo
 
-A local Ray, the project's own sample data and weight-free fallbacks or tiny models: it runs on a
-2-core machine without a GPU or any downloaded weights and says what it is doing at each step.
+A local Ray, the project's own sample data, the pretrained encoder that installs as a package
+and weight-free fallbacks: it runs on a 2-core machine without a GPU or any downloaded weights
+and says what it is doing at each step. It trains the small model on some sample photos,
+evaluates it on photos it never saw, and ends by asking the running service about one region of
+a held-out photo, clean and heavily blurred and noisy: the clean one must score highest.
 Each capability of the project joins this recipe when it lands.
 """
 
@@ -24,11 +27,21 @@ def done(started: float) -> None:
     print(f"    done in {time.monotonic() - started:.1f} s", flush=True)
 
 
+# The main job's dataset: every distortion type, levels spread over 0…19, 256-px renders.
+TYPES = "exposure,noise,blur,contrast,colorfulness,compression"
+LEVELS = "0,4,9,14,19"
+LONG_SIDE = "256"
+HOLD_OUT_EVERY = 4  # every 4th photo (by split group, in name order) is never trained on
+TRAIN_STEPS = 450  # ~4 minutes of the small preset on 2 cores (docs/model.md)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo", help="folder for everything the job writes")
     parser.add_argument("--seed", type=int, default=None, help="sample noise seed")
+    parser.add_argument("--steps", type=int, default=TRAIN_STEPS,
+                        help=f"training steps of the small model (default {TRAIN_STEPS})")
     args = parser.parse_args(argv)
 
     from seagull.cli import main as seagull
@@ -38,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     out = Path(args.out)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    total = 8
+    total = 10
     t0 = time.monotonic()
 
     t = step(1, total, "checking the installation (seagull doctor)")
@@ -50,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     t = step(2, total, f"making the sample RAW files in {out / 'samples'}")
     if seagull(["samples", "make", str(out / "samples"), "--seed", str(seed)]) != 0:
         return 1
+    train_list, heldout_list = split_photos(out / "samples", out)
+    print(f"    {len(train_list)} photos to train on, {len(heldout_list)} held out for "
+          f"evaluation: {', '.join(Path(p).stem for p in heldout_list)}")
     done(t)
 
     t = step(3, total, "rendering one sample: the reference and 6 distortions x 20 levels, "
@@ -61,77 +77,135 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    contact sheet: {renders / 'contact_sheet.png'}")
     done(t)
 
-    t = step(4, total, "building a scaled-down Seagull-100w from the samples on a local Ray "
-                       f"(seagull build-100w) into {out / 'seagull-100w'}")
-    if seagull(["build-100w", "--raw-dir", str(out / "samples"), "--out",
-                str(out / "seagull-100w"), "--types", "noise,blur,compression", "--levels",
-                "0,10,19", "--long-side", "256", "--points", "16", "--max-sources", "4",
-                "--test-fraction", "0.3"]) != 0:
+    build = ["--types", TYPES, "--levels", LEVELS, "--long-side", LONG_SIDE, "--points", "16"]
+    t = step(4, total, "building a scaled-down Seagull-100w from the training photos on a local "
+                       f"Ray (seagull build-100w) into {out / 'seagull-100w'}")
+    if seagull(["build-100w", "--raw-dir", str(out / "train_photos.txt"), "--out",
+                str(out / "seagull-100w"), *build, "--test-fraction", "0"]) != 0:
         return 1
     done(t)
 
-    t = step(5, total, "dataset report and region overlays (seagull inspect)")
+    t = step(5, total, "building the evaluation set from the held-out photos only "
+                       f"(seagull build-100w) into {out / 'seagull-100w-heldout'}")
+    if seagull(["build-100w", "--raw-dir", str(out / "heldout_photos.txt"), "--out",
+                str(out / "seagull-100w-heldout"), *build, "--test-fraction", "1"]) != 0:
+        return 1
+    done(t)
+
+    t = step(6, total, "dataset report and region overlays (seagull inspect)")
     if seagull(["inspect", str(out / "seagull-100w"), "--overlays",
                 str(out / "seagull-100w-overlays")]) != 0:
         return 1
     done(t)
 
-    t = step(6, total, "training the tiny model for a few minutes on that dataset "
+    t = step(7, total, f"training the small model ({args.steps} steps) on the training photos "
                        f"(seagull train) into {out / 'train'}")
-    if seagull(["train", "--stage", "1", "--data", str(out / "seagull-100w"), "--out",
-                str(out / "train"), "--max-steps", "40", "--checkpoint-every", "20"]) != 0:
+    if seagull(["train", "--stage", "1", "--preset", "small", "--data",
+                str(out / "seagull-100w"), "--out", str(out / "train"), "--max-steps",
+                str(args.steps), "--checkpoint-every", str(max(1, args.steps // 3))]) != 0:
         return 1
     done(t)
 
-    split = evaluation_split(out / "seagull-100w")
-    t = step(7, total, f"evaluating the trained model on the {split} split (seagull evaluate) "
-                       f"into {out / 'report'}")
-    if split == "train":
-        print("    (the few demo sources all fell in the train split: this shows the harness, "
-              "not generalisation)")
-    if seagull(["evaluate", "--model", str(out / "train"), "--data", str(out / "seagull-100w"),
-                "--split", split, "--out", str(out / "report")]) != 0:
+    t = step(8, total, "evaluating the trained model on the held-out photos (seagull evaluate "
+                       f"--split test) into {out / 'report'}")
+    if seagull(["evaluate", "--model", str(out / "train"), "--data",
+                str(out / "seagull-100w-heldout"), "--split", "test", "--out",
+                str(out / "report")]) != 0:
         return 1
     print(f"    report: {out / 'report' / 'report.md'} and PNG plots beside it")
     done(t)
 
-    # The last step: whatever the steps above trained is served and answers a click.
-    t = step(8, total, "serving the model on Ray Serve and answering one click over HTTP")
-    serve_one_click(out)
+    t = step(9, total, "the same region of a held-out photo, clean and heavily distorted")
+    photos = clean_and_distorted(out / "seagull-100w-heldout")
+    done(t)
+
+    # The last step: whatever the steps above trained is served and answers over HTTP.
+    t = step(10, total, "serving the model on Ray Serve and assessing that region over HTTP")
+    verdict = serve_and_assess(out, photos)
     done(t)
 
     print(f"\nmain job finished in {time.monotonic() - t0:.0f} s; results under {out}/")
-    return 0
+    return 0 if verdict else 1
 
 
-def evaluation_split(root: Path) -> str:
-    """``test`` when the build holds test rows (splits hash the source), else ``train``."""
+def split_photos(samples: Path, out: Path) -> tuple[list[str], list[str]]:
+    """Every ``HOLD_OUT_EVERY``-th split group of the sample RAWs (in name order) is held out;
+    writes ``train_photos.txt`` and ``heldout_photos.txt`` (build-100w list files) in ``out``.
+    Near-duplicates share a split group (``seagull.data.split.split_group``), so a stereo pair
+    is never on both sides."""
+    from seagull.data.split import split_group
+
+    files = sorted(str(p.resolve()) for p in samples.glob("*.dng"))
+    groups = sorted({split_group(f) for f in files})
+    held = set(groups[::HOLD_OUT_EVERY])
+    train = [f for f in files if split_group(f) not in held]
+    heldout = [f for f in files if split_group(f) in held]
+    (out / "train_photos.txt").write_text("".join(f + "\n" for f in train))
+    (out / "heldout_photos.txt").write_text("".join(f + "\n" for f in heldout))
+    return train, heldout
+
+
+def clean_and_distorted(root: Path) -> dict:
+    """A held-out photo's reference render and its blur and noise renders at the strongest level
+    of the build, with one region (its largest object region) to ask about in all three."""
     import pyarrow.compute as pc
-    import pyarrow.dataset as pads
 
-    splits = pads.dataset(str(root / "rois")).to_table(columns=["split"]).column("split")
-    return "test" if pc.any(pc.equal(splits, "test")).as_py() else "train"
+    from seagull.data.factory import decode_image
+    from seagull.data.reader import table_dataset
+
+    levels = [int(v) for v in LEVELS.split(",")]
+    top = max(levels)
+    rois = table_dataset(str(root), "rois").to_table(
+        filter=pc.field("level") == top, columns=["source_id", "distortion", "encoded",
+                                                  "regions"]).to_pylist()
+    images = table_dataset(str(root), "images").to_table(
+        filter=pc.field("distortion") == "reference",
+        columns=["source_id", "source", "encoded"]).to_pylist()
+    by_source: dict[str, dict] = {}
+    for row in rois:
+        by_source.setdefault(row["source_id"], {})[row["distortion"]] = row
+    for ref in sorted(images, key=lambda r: r["source"]):
+        renders = by_source.get(ref["source_id"], {})
+        if "blur" in renders and "noise" in renders and renders["blur"]["regions"]:
+            regions = renders["blur"]["regions"]
+            objects = [r for r in regions if r["kind"] == "object"] or regions
+            region = max(objects, key=lambda r: r["area"])
+            mask = {"size": list(region["mask"]["size"]), "counts": region["mask"]["counts"]}
+            photos = {"clean": decode_image(ref["encoded"]),
+                      f"blur {top}": decode_image(renders["blur"]["encoded"]),
+                      f"noise {top}": decode_image(renders["noise"]["encoded"])}
+            name = Path(ref["source"]).stem
+            print(f"    {name}: its largest object region ({region['area']} px) in the clean "
+                  f"render and at blur and noise level {top}")
+            return {"name": name, "mask": mask, "photos": photos}
+    raise SystemExit(f"{root}: no held-out photo with blur and noise renders at level {top}")
 
 
-def serve_one_click(out: Path) -> None:
-    """Serve the model trained under ``out`` (else a fresh tiny one), click once, print it."""
-    import numpy as np
-    from PIL import Image
-    from skimage import data
-
-    from serve.local import answer_one_click
+def serve_and_assess(out: Path, chosen: dict) -> bool:
+    """Serve the model trained under ``out``, ask about one region of each photo over HTTP,
+    print the three answers; True when the clean photo's region scores highest."""
+    from serve.local import assess_over_http
     from serve.models import default_model_dir
 
     model_dir = default_model_dir(out)
-    photo = np.asarray(Image.fromarray(data.astronaut()).resize((256, 256)))
-    answer = answer_one_click(photo, (118.0, 60.0),
-                              model_dir=str(model_dir) if model_dir else None)
-    print(f"    model {answer['model']['name']} {answer['model']['version']} "
-          f"({answer['model']['source']}), segmenter {answer['model']['segmenter']['name']}")
-    print(f"    click at (118, 60): quality {answer['quality']['level']} "
-          f"({answer['quality']['score']:.3f}), importance {answer['importance']['level']} "
-          f"({answer['importance']['score']:.3f}), distortions "
-          f"{[d['type'] for d in answer['distortions']] or 'none'}")
+    answers = assess_over_http(list(chosen["photos"].values()), {"mask": chosen["mask"]},
+                               model_dir=str(model_dir) if model_dir else None)
+    first = answers[0]["model"]
+    print(f"    model {first['name']} {first['version']} ({first['source']}), "
+          f"segmenter {first['segmenter']['name']}")
+    scores = {}
+    for label, answer in zip(chosen["photos"], answers):
+        q, imp = answer["quality"], answer["importance"]
+        kinds = ", ".join(f"{d.get('level', '')} {d['type']}".strip()
+                          for d in answer["distortions"]) or "none"
+        scores[label] = q["score"]
+        print(f"    {chosen['name']} {label:>8}: quality {q['level']} ({q['score']:.3f}), "
+              f"importance {imp['level']} ({imp['score']:.3f}), distortions: {kinds}")
+    clean = scores.pop("clean")
+    wins = all(clean > other for other in scores.values())
+    print("    the clean region scores higher than both distorted copies" if wins else
+          "    WRONG: a distorted copy scores at least as high as the clean region")
+    return wins
 
 
 if __name__ == "__main__":

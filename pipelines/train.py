@@ -35,6 +35,7 @@ def train_loop_per_worker(config: dict) -> None:
     import torch.distributed as dist
 
     from seagull.model import SeagullModel, build_batch
+    from seagull.model.feature_cache import FeatureCache, cache_key
     from seagull.train import engine as eng
     from seagull.train.config import TrainConfig
     from seagull.train.examples import to_sample
@@ -56,6 +57,11 @@ def train_loop_per_worker(config: dict) -> None:
     else:
         model = SeagullModel.from_preset(cfg.preset, **weights)
     model.train()
+    # The encoder is frozen: each image is encoded once per worker (or once for every run that
+    # shares the folder), not at every step (seagull.model.feature_cache).
+    folder = config["feature_cache"]
+    model.feature_cache = FeatureCache(
+        Path(folder) / cache_key(model.config, model.encoder) if folder else None)
     engine = eng.build_engine(model, cfg, total)
 
     step, epoch, micro_done = 0, 0, 0
@@ -274,6 +280,7 @@ def launch(args: argparse.Namespace) -> dict:
     loop_config = {"train": cfg.to_dict(), "total_steps": total, "steps_per_epoch": per_epoch,
                    "run_dir": str(run_dir), "data": str(args.data), "init": args.init,
                    "llm_path": args.llm, "encoder_weights": args.encoder,
+                   "feature_cache": absolute_location(args.feature_cache),
                    "threads": max(1, int(cpus_per_worker))}
     checkpoints = (CheckpointConfig(num_to_keep=1, checkpoint_score_attribute="val_srocc",
                                     checkpoint_score_order="max")
@@ -369,12 +376,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="run folder: checkpoints, metrics.csv, TensorBoard, model/ "
                         "(rerun with the same folder to resume)")
-    p.add_argument("--preset", default="tiny", choices=("tiny", "paper"),
-                   help="model preset when not starting from --init (default tiny)")
+    from seagull.model.config import PRESETS
+
+    p.add_argument("--preset", default="small", choices=sorted(PRESETS),
+                   help="model preset when not starting from --init (default small: the "
+                        "pretrained EfficientNet-Lite0 and a small LLaMA, trains on CPUs)")
     p.add_argument("--init", metavar="MODEL_DIR",
                    help="start from a save_pretrained folder (stage 2: the stage-1 model)")
     p.add_argument("--llm", metavar="DIR", help="paper preset: the Vicuna-7B folder")
     p.add_argument("--encoder", metavar="FILE", help="paper preset: the ConvNeXt checkpoint")
+    p.add_argument("--feature-cache", metavar="DIR",
+                   help="keep the frozen encoder's features per image in DIR, shared by every "
+                        "run that names it (default: in each worker's memory only)")
     p.add_argument("--workers", type=positive_int,
                    help="training workers (default: one per GPU, or 2 on CPUs)")
     p.add_argument("--cpus-per-worker", type=float,

@@ -54,10 +54,10 @@ COMPONENTS: dict[str, Component] = {
                   "SEAGULL_ENCODER_WEIGHTS",
                   ("convnext_large*.safetensors", "convnext_large*.bin", "convnext_large*.pth",
                    "open_clip_convnext*"), False,
-                  "tiny preset: randomly initialised encoder saved with the model"),
+                  "small preset: the ImageNet-trained EfficientNet-Lite0 from its package"),
         Component("llm", "LLaMA-family LLM directory (Vicuna-7B v1.5)", "SEAGULL_LLM_WEIGHTS",
                   ("vicuna-7b*", "llama*"), True,
-                  "tiny preset: a small LLaMA and a tokenizer trained by the project"),
+                  "small preset: a small LLaMA and a tokenizer trained by the project"),
     )
 }
 

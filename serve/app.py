@@ -65,7 +65,7 @@ class ServeSettings:
     pixels or entries; times in seconds."""
 
     model_dir: str | None = None
-    preset: str = "tiny"  # the freshly initialised model when there is no model_dir
+    preset: str = "small"  # the freshly initialised model when there is no model_dir
     sam_checkpoint: str | None = None
     max_upload_bytes: int = 20 * MB
     max_pixels: int = 40_000_000

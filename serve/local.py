@@ -128,12 +128,13 @@ def deploy(address: str, args: dict, options: dict[str, dict], *, port: int = 80
         ray.shutdown()  # disconnects this driver; Serve's actors are detached and stay
 
 
-def answer_one_click(image: np.ndarray, point: tuple[float, float], *,
-                     model_dir: str | None = None, port: int | None = None) -> dict:
-    """Serve the application on this machine, upload ``image`` over HTTP, click ``point`` and
-    return the assessment; then shut Serve down (Ray is left as it was found).
+def assess_over_http(images: list[np.ndarray], prompt: dict, *, model_dir: str | None = None,
+                     port: int | None = None) -> list[dict]:
+    """Serve the application on this machine, upload each image over HTTP, ask about the region
+    ``prompt`` gives (``{"point": [x, y]}``, ``{"box": …}`` or ``{"mask": RLE}``) in each, and
+    return the assessments in order; then shut Serve down (Ray is left as it was found).
 
-    The README's main job ends with this: the trained tiny model answering one click.
+    The README's main job ends with this: the trained model answering about one region.
     """
     import io
 
@@ -154,17 +155,21 @@ def answer_one_click(image: np.ndarray, point: tuple[float, float], *,
         ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
     try:
         run_local(app_args(config, model_dir=model_dir), local_options(config), port=port)
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="PNG")
+        answers = []
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
-            uploaded = client.post("/v1/images", files={"image": ("click.png", buffer.getvalue(),
-                                                                  "image/png")})
-            uploaded.raise_for_status()
-            answer = client.post("/v1/assess", json={"image_id": uploaded.json()["image_id"],
-                                                      "point": list(point)})
-            answer.raise_for_status()
-            return answer.json()
+            for image in images:
+                buffer = io.BytesIO()
+                Image.fromarray(image).save(buffer, format="PNG")
+                uploaded = client.post("/v1/images", files={
+                    "image": ("region.png", buffer.getvalue(), "image/png")})
+                uploaded.raise_for_status()
+                answer = client.post("/v1/assess", json={"image_id": uploaded.json()["image_id"],
+                                                          **prompt})
+                answer.raise_for_status()
+                answers.append(answer.json())
+        return answers
     finally:
         serve.shutdown()
         if started_ray:
             ray.shutdown()
+

@@ -110,7 +110,7 @@ def default_model_dir(root: str | Path = "demo") -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
-def load_model(model_dir: str | None, preset: str = "tiny"):
+def load_model(model_dir: str | None, preset: str = "small"):
     """(SeagullModel in eval mode, where it came from) for ``model_dir``, or a fresh preset.
 
     Without a model directory a freshly initialised ``preset`` model answers, with a loud
@@ -142,7 +142,7 @@ class AssessorCore(_PerImage):
     """Seagull behind a per-image encoder/prefix cache; assesses many masks of one image at once."""
 
     def __init__(self, image_source: ImageSource, *, model_dir: str | None = None,
-                 preset: str = "tiny", cache_entries: int = 32, cache_bytes: int = 1 << 30,
+                 preset: str = "small", cache_entries: int = 32, cache_bytes: int = 1 << 30,
                  predictor=None, model_info: dict | None = None, device: str = "cpu"):
         if predictor is None:
             from seagull.model import SeagullPredictor

@@ -105,6 +105,19 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"  {name:18s} fallback: {comp.fallback} (set {comp.env_var})")
 
+    print("\nencoders from packages (the small preset's, found without configuration):")
+    from seagull.model.encoders import ENCODERS
+
+    for spec in ENCODERS.values():
+        if spec.weights != "package":
+            continue
+        try:
+            print(f"  {spec.name:18s} found {spec.weights_file()} (package {spec.package})")
+        except Exception as exc:  # noqa: BLE001 - a missing package is reported
+            print(f"  {spec.name:18s} MISSING: {exc}")
+            if spec.name == "efficientnet_lite0":  # what the small preset, the default, needs
+                broken.append(spec.name)
+
     if broken:
         print(f"\nbroken: {', '.join(broken)}")
         return 1

@@ -16,7 +16,7 @@ from seagull.cli._args import positive_int
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="DIR",
                         help="a trained model folder (save_pretrained); default: the one the "
-                             "README's main job trained under demo/, else a fresh tiny model "
+                             "README's main job trained under demo/, else a fresh small model "
                              "(with a warning)")
     parser.add_argument("--sam", metavar="CHECKPOINT",
                         help="a SAM checkpoint (.pth); default: the configured SAM weights, "
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidArgumentError(f"--sam {args.sam}: no such file")
         sam = str(sam_path)
     model_dir = _resolve_model(args.model)
-    log.info("model: %s", model_dir or "none found: a freshly initialised tiny model")
+    log.info("model: %s", model_dir or "none found: a freshly initialised small model")
     params = app_args(config, model_dir=model_dir, sam_checkpoint=sam)
 
     from serve.local import deploy, serve_foreground

@@ -50,8 +50,10 @@ class SeagullConfig:
     encoder_depths: tuple[int, ...] | None = None
     encoder_dims: tuple[int, ...] | None = None
     image_size: int = 512
-    # Which stage (1…4) becomes the LLM's image tokens: the paper says 4, the released code 3.
+    # Which stage (1…4) becomes the LLM's image tokens: the paper says 4, the released code 3;
+    # its map is average-pooled by image_token_pool first (1: every cell is a token).
     image_token_stage: int = 3
+    image_token_pool: int = 1
     # Mask-based Feature Extractor.
     mfe_dim: int = 1024  # P
     mfe_heads: int = 8
@@ -74,6 +76,10 @@ class SeagullConfig:
     max_position: int = 4096
     rope_theta: float = 10000.0
     rms_norm_eps: float = 1e-5
+    # Standard deviation of a from-scratch LLM's initial weights. LLaMA's 0.02 is sized for a
+    # 4,096-wide model: in a 128-wide one the attention path starts ~(0.02)² below the token
+    # embeddings, and the answer barely depends on the region for hundreds of steps.
+    llm_init_std: float = 0.02
     # LoRA (peft) on the LLM's linear layers.
     lora_r: int = 128
     lora_alpha: int = 256
@@ -101,6 +107,11 @@ class SeagullConfig:
             raise ConfigError(f"image_token_stage {self.image_token_stage} is not in 1…4")
         if self.image_size % 32:
             raise ConfigError(f"image_size {self.image_size} is not a multiple of 32")
+        if self.image_token_pool < 1 or \
+                self.stage_size(self.image_token_stage) % self.image_token_pool:
+            raise ConfigError(f"image_token_pool {self.image_token_pool} does not divide stage "
+                              f"{self.image_token_stage}'s {self.stage_size(self.image_token_stage)} "
+                              "cells")
         if self.local_size % (self.local_pool ** 2):
             raise ConfigError(f"local_size {self.local_size} is not a multiple of "
                               f"local_pool² = {self.local_pool ** 2}")
@@ -132,7 +143,7 @@ class SeagullConfig:
 
     @property
     def num_image_tokens(self) -> int:
-        return self.stage_size(self.image_token_stage) ** 2
+        return (self.stage_size(self.image_token_stage) // self.image_token_pool) ** 2
 
     @property
     def local_tokens_dim(self) -> int:

@@ -77,7 +77,10 @@ class ImageEncoder(nn.Module):
         every tensor of the trunk present with its shape, or a one-line error naming the file."""
         own = self.trunk.state_dict()
         mapped = map_checkpoint(self.spec, load_state_dict_file(path), own, str(path))
-        self.trunk.load_state_dict(mapped, strict=False, assign=True)
+        # Contiguous copies: some files store views (DeepSpeed's broadcast of the module's
+        # tensors refuses a non-contiguous one).
+        self.trunk.load_state_dict({k: v.contiguous() for k, v in mapped.items()}, strict=False,
+                                   assign=True)
         for p in self.parameters():
             p.requires_grad_(False)
         log.info("encoder %s: loaded %d tensors from %s", self.spec.name, len(mapped), path)

@@ -24,12 +24,14 @@ from pathlib import Path
 import torch
 
 
-def cache_key(config, weights_id: str = "") -> str:
-    """A folder name for one encoder's features: encoder, architecture, input size, weights."""
-    arch = config.encoder_arch or ""
-    shape = f"{config.encoder_depths}{config.encoder_dims}"
-    digest = hashlib.sha256(f"{config.encoder}|{arch}|{shape}|{weights_id}".encode())
-    return f"{config.encoder}-{config.image_size}px-{digest.hexdigest()[:12]}"
+def cache_key(config, encoder) -> str:
+    """A folder name for one encoder's features: its name, the input size and a digest of its
+    tensors (so a random encoder, or other weights under the same name, never shares files)."""
+    digest = hashlib.sha256(f"{config.encoder}|{config.image_size}".encode())
+    for name, tensor in encoder.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return f"{config.encoder}-{config.image_size}px-{digest.hexdigest()[:16]}"
 
 
 class FeatureCache:

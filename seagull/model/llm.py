@@ -108,6 +108,7 @@ def llama_config(config: SeagullConfig, vocab_size: int):
         max_position_embeddings=config.max_position, rms_norm_eps=config.rms_norm_eps,
         rope_parameters={"rope_type": "default", "rope_theta": config.rope_theta},
         tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+        initializer_range=config.llm_init_std,
     )
 
 

@@ -170,7 +170,13 @@ class SeagullModel(nn.Module):
         else:
             features = self.encoder(images.to(self.device, self.encoder.dtype))
         return {"features": features, "keys": self.mfe.image_keys(features),
-                "image_tokens": self.projector(features[self.config.image_token_stage - 1])}
+                "image_tokens": self.projector(self._token_map(features))}
+
+    def _token_map(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """The stage that becomes image tokens, average-pooled by ``image_token_pool``."""
+        stage = features[self.config.image_token_stage - 1]
+        pool = self.config.image_token_pool
+        return torch.nn.functional.avg_pool2d(stage, pool) if pool > 1 else stage
 
     def embed(self, input_ids: torch.Tensor, image_tokens: torch.Tensor | None,
               gvt: torch.Tensor | None, lvt: torch.Tensor | None) -> torch.Tensor:

@@ -110,3 +110,19 @@ def test_feature_cache_reuses_features_in_memory_and_on_disk(lite0, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(from_disk, first))
     assert sorted(p.name for p in (tmp_path / "features").iterdir()) == \
         ["a.safetensors", "b.safetensors", "c.safetensors"]
+
+
+def test_feature_cache_folders_differ_by_encoder_weights_and_size():
+    from seagull.model.config import get_preset
+    from seagull.model.feature_cache import cache_key
+
+    config = get_preset("tiny")
+    torch.manual_seed(0)
+    a = ImageEncoder.from_config(config)
+    torch.manual_seed(0)
+    same = ImageEncoder.from_config(config)
+    torch.manual_seed(1)
+    other = ImageEncoder.from_config(config)
+    assert cache_key(config, a) == cache_key(config, same)
+    assert cache_key(config, a) != cache_key(config, other)
+    assert cache_key(config, a) != cache_key(config.replace(image_size=128), a)

@@ -73,7 +73,7 @@ def test_foreground_serve_answers_a_click_and_stops_on_sigterm(tmp_path):
                        files={"image": ("s.png", png_bytes(scene()), "image/png")},
                        data={"point": "40,45"})
         assert r.status_code == 200, r.text
-        assert r.json()["model"]["source"] == "fresh:tiny"
+        assert r.json()["model"]["source"] == "fresh:small"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=120) == 0
         text = (tmp_path / "serve.log").read_text()

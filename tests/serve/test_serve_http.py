@@ -54,7 +54,7 @@ def assert_assessment(body: dict, tasks=("quality", "importance", "distortion"))
     else:
         assert "distortions" not in body
     assert isinstance(body["text"], str)
-    assert body["model"]["name"] == "seagull-tiny" and body["model"]["version"]
+    assert body["model"]["name"] == "seagull-small" and body["model"]["version"]
     assert body["mask"]["size"] == [96, 128]
 
 
@@ -63,7 +63,7 @@ def test_healthz_names_the_models(client):
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok"
-    assert body["model"]["name"] == "seagull-tiny"
+    assert body["model"]["name"] == "seagull-small"
     assert body["model"]["segmenter"]["name"].startswith("classical")
 
 
@@ -184,7 +184,7 @@ def test_assess_list_of_prompts(client, uploaded):
                                         "tasks": ["quality", "distortion"]})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["model"]["name"] == "seagull-tiny"
+    assert body["model"]["name"] == "seagull-small"
     assert len(body["results"]) == 3
     for result in body["results"]:
         assert_assessment(result, tasks=("quality", "distortion"))

@@ -81,7 +81,7 @@ def test_page_upload_click_and_the_assessment_appears(service, browser, tmp_path
     assert quality in {"bad", "poor", "fair", "good", "excellent"}
     assert browser.find_element(By.CSS_SELECTOR, "#importance .level").text.lower() in {
         "unimportant", "minor", "normal", "important", "essential"}
-    assert "seagull-tiny" in browser.find_element(By.ID, "model").text
+    assert "seagull-small" in browser.find_element(By.ID, "model").text
     assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")
     # The mask is drawn over the image: the clicked rectangle is tinted, the far corner not.
     alpha_at = "const c = document.getElementById('overlay');" \

@@ -149,10 +149,17 @@ def available_tasks(labels: Mapping) -> list[str]:
     return [t for t in TASKS if t != "importance" or labels.get("importance") is not None]
 
 
-def sample_instruction(labels: Mapping, rng: random.Random, jir_fraction: float = 0.5
-                       ) -> Instruction:
-    """Stage 1: a random task, AIR or JIR at random (``jir_fraction`` of the time JIR)."""
-    task = rng.choice(available_tasks(labels))
+def sample_instruction(labels: Mapping, rng: random.Random, jir_fraction: float = 0.5,
+                       task_weights: Sequence[float] | None = None) -> Instruction:
+    """Stage 1: a random task, AIR or JIR at random (``jir_fraction`` of the time JIR).
+
+    ``task_weights`` (one per ``TASKS``, default equal) weigh the draw of the task."""
+    tasks = available_tasks(labels)
+    if task_weights is None or len(set(task_weights)) == 1:
+        task = rng.choice(tasks)
+    else:
+        weight = dict(zip(TASKS, task_weights))
+        task = rng.choices(tasks, weights=[weight[t] for t in tasks])[0]
     return jir(task, labels, rng) if rng.random() < jir_fraction else air(task, labels)
 
 

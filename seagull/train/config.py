@@ -39,6 +39,8 @@ class TrainConfig:
     weight_decay: float
     max_seq_len: int
     jir_fraction: float
+    task_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # quality, importance, distortion
+    adam_beta2: float = 0.999
     zero_stage: int = 2
     max_steps: int | None = None
     checkpoint_every: int = 50
@@ -67,6 +69,12 @@ class TrainConfig:
                 "--micro-batch")
         if not 0 <= self.jir_fraction <= 1:
             raise ConfigError(f"jir_fraction must be in [0, 1], got {self.jir_fraction}")
+        if len(self.task_weights) != 3 or min(self.task_weights) < 0 or \
+                sum(self.task_weights) <= 0:
+            raise ConfigError(f"task_weights must be three non-negative numbers (quality, "
+                              f"importance, distortion), got {self.task_weights}")
+        if not 0 < self.adam_beta2 < 1:
+            raise ConfigError(f"adam_beta2 must be in (0, 1), got {self.adam_beta2}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 
@@ -129,4 +137,6 @@ def train_config(stage: int, model_config, workers: int, *, lr: float | None = N
         weight_decay=overrides.pop("weight_decay", defaults.weight_decay),
         max_seq_len=overrides.pop("max_seq_len", defaults.max_seq_len),
         jir_fraction=overrides.pop("jir_fraction", defaults.jir_fraction),
+        task_weights=tuple(overrides.pop("task_weights", defaults.task_weights)),
+        adam_beta2=overrides.pop("adam_beta2", defaults.adam_beta2),
         bf16=bf16, **overrides)

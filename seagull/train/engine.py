@@ -40,7 +40,7 @@ def build_engine(model, cfg: TrainConfig, total_steps: int):
     if not params:
         raise ValueError("the model has no trainable parameters")
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                  betas=(0.9, 0.999), eps=1e-8)
+                                  betas=(0.9, cfg.adam_beta2), eps=1e-8)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(total_steps, cfg.warmup_steps(total_steps)))
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer,

@@ -86,23 +86,23 @@ def records_for_stage(row: Mapping, stage: int, seed: int, jir_fraction: float =
 
 
 def instruction_for(record: Mapping, stage: int, seed: int, epoch: int,
-                    jir_fraction: float = 0.5) -> Instruction:
+                    jir_fraction: float = 0.5, task_weights=None) -> Instruction:
     """The record's instruction: fixed in stage 2, drawn per (seed, epoch, region) in stage 1."""
     if record["question"]:
         return Instruction(record["task"], "fixed", record["question"], record["answer"])
     if stage != 1:
         raise ValueError("a stage-2 record carries its instruction")
     rng = random.Random(_mix(seed, f"{epoch}:{record['roi_id']}"))
-    return sample_instruction(region_labels(record), rng, jir_fraction)
+    return sample_instruction(region_labels(record), rng, jir_fraction, task_weights)
 
 
 def to_sample(record: Mapping, stage: int, seed: int, epoch: int,
-              jir_fraction: float = 0.5) -> dict:
+              jir_fraction: float = 0.5, task_weights=None) -> dict:
     """A record → ``{image H×W×3 uint8, mask H×W bool, question, answer, task, image_id}``, the
     input of the model's batch builder (``seagull.model.batch.build_batch``)."""
     from seagull.data.factory import decode_image, decode_mask
 
-    ins = instruction_for(record, stage, seed, epoch, jir_fraction)
+    ins = instruction_for(record, stage, seed, epoch, jir_fraction, task_weights)
     encoded = record["encoded"]
     return {"image": decode_image(bytes(encoded)),
             "mask": decode_mask({"size": list(record["mask_size"]),

@@ -118,9 +118,9 @@ def train_loop_per_worker(config: dict) -> None:
                 skip -= 1
                 continue
             records = table.to_pylist()
-            samples = [to_sample(r, cfg.stage, cfg.seed, epoch, cfg.jir_fraction,
-                                 cfg.task_weights) for r in records]
-            inputs = build_batch(samples, model.prompts, model.config, max_len=cfg.max_seq_len)
+            examples = [to_sample(r, cfg.stage, cfg.seed, epoch, cfg.jir_fraction,
+                                  cfg.task_weights) for r in records]
+            inputs = build_batch(examples, model.prompts, model.config, max_len=cfg.max_seq_len)
             inputs = eng.to_device(inputs, engine)
             waited += time.perf_counter() - fetch_started
             loss = eng.forward_loss(engine, inputs)

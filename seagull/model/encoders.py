@@ -22,10 +22,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from seagull.errors import ConfigError, WeightsMismatchError, WeightsNotFoundError
+
+if TYPE_CHECKING:  # torch is imported where weights are read: `seagull --help` stays light
+    import torch
 
 # Normalisations: open_clip / CLIP (the ConvNeXt-CLIP weights) and ImageNet (timm, EfficientNet).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

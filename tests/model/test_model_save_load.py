@@ -200,7 +200,7 @@ def test_small_model_trains_and_round_trips_exactly(tiny_tokenizer, image, masks
     from seagull.model.feature_cache import FeatureCache
 
     torch.manual_seed(2)
-    model = SeagullModel.from_preset("small", tokenizer=tiny_tokenizer, image_size=128,
+    model = SeagullModel.from_preset("small", tokenizer=tiny_tokenizer, image_size=192,
                                      hidden_size=64, intermediate_size=128, num_layers=1)
     assert model.sources["encoder"].endswith(".pth")
     assert not any(n.startswith("encoder.") for n in model.trainable_names())

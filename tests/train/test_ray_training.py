@@ -31,7 +31,7 @@ def _args(data, out, *extra) -> argparse.Namespace:
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    return parser.parse_args(["--data", str(data), "--out", str(out), *extra])
+    return parser.parse_args(["--preset", "tiny", "--data", str(data), "--out", str(out), *extra])
 
 
 def _train(data, out, *extra) -> dict:
@@ -91,7 +91,7 @@ def test_rerunning_with_other_settings_is_refused_not_stitched_on(stage1_run, ro
 
     out, _ = stage1_run
     before = (out / "metrics.csv").read_text()
-    base = ["train", "--stage", "1", "--data", rois_dataset, "--out", str(out),
+    base = ["train", "--preset", "tiny", "--stage", "1", "--data", rois_dataset, "--out", str(out),
             "--checkpoint-every", "6", "--val-split", "test", "--val-max-regions", "6"]
     # More steps: the finished run's schedule ended at step 12; extending it would start
     # step 13 at the old schedule's last rate. Another learning rate: another run.
@@ -112,17 +112,17 @@ def test_inputs_that_cannot_train_are_refused_before_training(ray_session, rois_
 
     a_file = tmp_path / "afile"
     a_file.write_text("")
-    assert main(["train", "--stage", "1", "--data", rois_dataset, "--out", str(a_file)]) == 2
+    assert main(["train", "--preset", "tiny", "--stage", "1", "--data", rois_dataset, "--out", str(a_file)]) == 2
     assert f"--out {a_file}: a file, not a run folder" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:  # an argument error, from the parser
-        main(["train", "--stage", "1", "--data", rois_dataset, "--out", str(tmp_path / "r"),
+        main(["train", "--preset", "tiny", "--stage", "1", "--data", rois_dataset, "--out", str(tmp_path / "r"),
               "--max-failures", "-1"])
     assert exit_.value.code == 2
     assert "must be 0 or more" in capsys.readouterr().err
     from seagull.train.synthetic import write_rois_dataset
 
     only_train = write_rois_dataset(tmp_path / "only-train", n_images=4, test_images=0)
-    rc = main(["train", "--stage", "1", "--data", str(only_train), "--out", str(tmp_path / "v"),
+    rc = main(["train", "--preset", "tiny", "--stage", "1", "--data", str(only_train), "--out", str(tmp_path / "v"),
                "--val-split", "test"])
     assert rc == 2
     assert "--val-split test: " in capsys.readouterr().err
@@ -185,7 +185,7 @@ def test_stage2_starts_from_stage1_weights(stage1_run, rois_dataset, tmp_path, c
 def test_stage2_without_init_is_a_one_line_error(rois_dataset, tmp_path, capsys):
     from seagull.cli import main
 
-    rc = main(["train", "--stage", "2", "--data", rois_dataset, "--out", str(tmp_path)])
+    rc = main(["train", "--preset", "tiny", "--stage", "2", "--data", rois_dataset, "--out", str(tmp_path)])
     assert rc == 2
     assert "--init" in capsys.readouterr().err
 
@@ -193,7 +193,7 @@ def test_stage2_without_init_is_a_one_line_error(rois_dataset, tmp_path, capsys)
 def test_data_without_manifest_is_a_one_line_error(tmp_path, capsys):
     from seagull.cli import main
 
-    rc = main(["train", "--stage", "1", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
+    rc = main(["train", "--preset", "tiny", "--stage", "1", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
     assert rc == 2
     assert "manifest.json" in capsys.readouterr().err
 
@@ -233,7 +233,8 @@ def _wait_for_registered_checkpoint(run_dir: Path, step: int, timeout: float = 3
 @pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint(ray_session, rois_dataset, tmp_path):
     out = tmp_path / "run"
-    argv = ["--stage", "1", "--data", rois_dataset, "--out", str(out), "--max-steps", "15",
+    argv = ["--preset", "tiny", "--stage", "1", "--data", rois_dataset, "--out", str(out),
+            "--max-steps", "15",
             "--checkpoint-every", "3"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}

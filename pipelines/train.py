@@ -335,7 +335,8 @@ def _refuse_other_settings(run_dir: Path, settings: dict) -> None:
         out.update({k: v for k, v in d.get("train", {}).items() if k not in RESUMABLE_CHANGES})
         return out
 
-    old, new = flat(before), flat(settings)
+    # Compared as they are written (JSON: tuples read back as lists).
+    old, new = flat(before), flat(json.loads(json.dumps(settings)))
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if changed:
         detail = ", ".join(f"{k} {old.get(k)!r} → {new.get(k)!r}" for k in changed[:4])

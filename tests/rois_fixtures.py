@@ -8,6 +8,7 @@ so a model can in principle learn the labels, and the labels span the scale.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +73,15 @@ def write_dataset(root: Path, n_images: int = 9, seed: int = 0, **kwargs) -> Pat
         "dataset": "test-rois", "schema_version": SCHEMA_VERSION,
         "counts": {"rois": len(rows)}}))
     return root
+
+
+@contextmanager
+def ordered(ray):
+    """Ray Data yields blocks in the order their read tasks were made, so that one run's order
+    (of shards, of shuffled records) is observable."""
+    options = ray.data.DataContext.get_current().execution_options
+    before, options.preserve_order = options.preserve_order, True
+    try:
+        yield
+    finally:
+        options.preserve_order = before

@@ -34,6 +34,10 @@ def cache_key(config, encoder) -> str:
     return f"{config.encoder}-{config.image_size}px-{digest.hexdigest()[:16]}"
 
 
+def _nbytes(features: list[torch.Tensor]) -> int:
+    return sum(f.numel() * f.element_size() for f in features)
+
+
 class FeatureCache:
     """Per-image encoder features, in memory and optionally in ``folder``.
 
@@ -58,14 +62,14 @@ class FeatureCache:
         return self.folder / f"{image_id}.safetensors"
 
     def _remember(self, image_id: str, features: list[torch.Tensor]) -> None:
-        size = sum(f.numel() * f.element_size() for f in features)
+        size = _nbytes(features)
         if size > self.max_bytes:
             return
         self._memory[image_id] = features
         self._bytes += size
         while self._bytes > self.max_bytes:
             _, old = self._memory.popitem(last=False)
-            self._bytes -= sum(f.numel() * f.element_size() for f in old)
+            self._bytes -= _nbytes(old)
 
     def _lookup(self, image_id: str) -> list[torch.Tensor] | None:
         if image_id in self._memory:

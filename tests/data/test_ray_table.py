@@ -3,11 +3,9 @@ and the training stream over the same shards (its mixing: test_training_shuffle.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pyarrow.parquet as pq
 import pytest
-from rois_fixtures import make_rows, write_dataset
+from rois_fixtures import make_rows, ordered, write_dataset
 
 from seagull.data.reader import ray_table
 from seagull.errors import DatasetError
@@ -22,17 +20,6 @@ def eight_sources(tmp_path_factory):
     pq.write_table(pq.read_table(next((root / "rois").glob("*.parquet"))),
                    staging / "src999.parquet")
     return root
-
-
-@contextmanager
-def ordered(ray):
-    """Rows in the order the read tasks were made (so shard order is observable)."""
-    options = ray.data.DataContext.get_current().execution_options
-    before, options.preserve_order = options.preserve_order, True
-    try:
-        yield
-    finally:
-        options.preserve_order = before
 
 
 def shard_order(ds) -> list[str]:

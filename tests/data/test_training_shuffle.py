@@ -10,11 +10,10 @@ batches are compared with those of uniformly random permutations of the same rec
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from rois_fixtures import make_rows
+from rois_fixtures import make_rows, ordered
 
 from seagull.data.reader import RowGroup, row_groups, shuffle_windows, shuffled_records
 
@@ -103,17 +102,6 @@ def region_ids(root) -> list[str]:
 
     regions = pads.dataset(str(root / "rois")).to_table(columns=["regions"]).column("regions")
     return sorted(r["roi_id"] for rs in regions.to_pylist() for r in rs)
-
-
-@contextmanager
-def ordered(ray):
-    """Blocks in the order their read tasks were made, so one run's order is observable."""
-    options = ray.data.DataContext.get_current().execution_options
-    before, options.preserve_order = options.preserve_order, True
-    try:
-        yield
-    finally:
-        options.preserve_order = before
 
 
 @pytest.mark.ray

@@ -1,6 +1,6 @@
 """Deterministic train/test splits, by source, so that no source is in both.
 
-Two rules, one per dataset:
+Two rules, one per dataset, and one for held-out photos:
 
 - ``split_by_hash`` (Seagull-100w): each source falls in ``test`` when a hash of (seed, its
   split group, ``split_group``) lands below ``test_fraction``. A source's split never depends on
@@ -10,6 +10,10 @@ Two rules, one per dataset:
 - ``split_exact`` (Seagull-3k): exactly ``round(n · test_fraction)`` of the ``n`` images are
   ``test`` (the first in the order of that hash), as the paper's 80/20 split by image needs on a
   small set.
+
+- ``held_out_groups`` (the main job, the mini reproduction): ``n`` whole split groups spread
+  evenly over the groups in name order (the first, the last, and evenly between), so that the
+  held-out photos are the same wherever the files sit and whatever else is in the folder.
 
 Near-duplicate sources (the two views of a stereo pair, the frames of a burst) must share a split,
 or the test split would hold photos the model has trained on. ``split_group`` names the group a
@@ -92,3 +96,19 @@ def split_exact(keys: Iterable[str], test_fraction: float = DEFAULT_TEST_FRACTIO
     n_test = round(len(unique) * test_fraction)
     test = set(order[:n_test])
     return {k: ("test" if k in test else "train") for k in unique}
+
+
+def held_out_groups(names: Iterable[str | os.PathLike], n: int) -> set[str]:
+    """The split groups of ``n`` photos to hold out of ``names`` (RAW file names or locations):
+    of the distinct ``split_group`` values in sorted order, the first, the last and ``n - 2``
+    evenly between them (``n == 1``: the last). Every member of a chosen group is held out, so
+    more than ``n`` files may be; at least one group always stays to train on.
+    ``InvalidArgumentError`` when ``n`` is not in ``1 … groups - 1``."""
+    groups = sorted({split_group(name) for name in names})
+    if not 0 < n < len(groups):
+        raise InvalidArgumentError(
+            f"cannot hold out {n} of {len(groups)} photo group(s): at least one group must "
+            "stay on each side")
+    if n == 1:
+        return {groups[-1]}
+    return {groups[round(i * (len(groups) - 1) / (n - 1))] for i in range(n)}

@@ -130,6 +130,20 @@ def test_a_stereo_pair_lands_in_one_split_for_every_seed():
     assert 100 < differs < 200
 
 
+def test_held_out_groups_spread_over_the_names_and_keep_pairs_whole():
+    names = [f"raws/{n}.dng" for n in "abcdefghi"] + ["raws/moto_left.dng",
+                                                      "raws/moto_right.dng", "raws/zed.dng"]
+    # 11 groups (the pair is one): the first, the last and evenly between.
+    assert split.held_out_groups(names, 5) == {"raws/a", "raws/c", "raws/f", "raws/i", "raws/zed"}
+    assert split.held_out_groups(names, 1) == {"raws/zed"}
+    assert split.held_out_groups(reversed(names), 3) == {"raws/a", "raws/f", "raws/zed"}
+    assert "raws/moto" in split.held_out_groups(names, 10)  # both views go together
+    assert len(split.held_out_groups(names, 10)) == 10
+    for n in (0, 11):
+        with pytest.raises(InvalidArgumentError, match=f"cannot hold out {n} of 11 photo"):
+            split.held_out_groups(names, n)
+
+
 def _dataset_with_names(root, names):
     """A fixture dataset whose sources src000… have RAW files of these names."""
     from rois_fixtures import write_dataset
@@ -158,19 +172,19 @@ def test_mini_hold_out_takes_whole_split_groups(tmp_path):
 
     names = ["zebra.dng", "moto_right.dng", "apple.dng", "moto_left.dng"]
     root = _dataset_with_names(tmp_path / "ds", names)
-    # By group, then name: apple, moto_left, moto_right, zebra. Holding out 2 would cut the
-    # pair: the pair goes whole to test.
-    assert hold_out_sources(str(root), 2) == {"train": ["src002"],
-                                              "test": ["src003", "src001", "src000"]}
+    # Groups by name: apple, moto (the pair), zebra. Two held out are the first and the last
+    # group; the pair is never cut and trains whole.
+    assert hold_out_sources(str(root), 2) == {"train": ["src003", "src001"],
+                                              "test": ["src002", "src000"]}
     for table in ("rois", "images"):
         splits = {p.stem: set(pq.read_table(p).column("split").to_pylist())
                   for p in (root / table).glob("*.parquet")}
-        assert splits == {"src000": {"test"}, "src001": {"test"}, "src002": {"train"},
-                          "src003": {"test"}}
+        assert splits == {"src000": {"test"}, "src001": {"train"}, "src002": {"test"},
+                          "src003": {"train"}}
     manifest = json.loads((root / "manifest.json").read_text())
-    assert manifest["holdout"]["test_names"] == ["moto_left.dng", "moto_right.dng", "zebra.dng"]
+    assert manifest["holdout"]["test_names"] == ["apple.dng", "zebra.dng"]
     assert hold_out_sources(str(root), 1) == {"train": ["src002", "src003", "src001"],
                                               "test": ["src000"]}
     pair = _dataset_with_names(tmp_path / "pair", ["moto_left.dng", "moto_right.dng"])
-    with pytest.raises(ConfigError, match="holds every source"):
+    with pytest.raises(ConfigError, match="cannot hold out 1 of 1 photo group"):
         hold_out_sources(str(pair), 1)

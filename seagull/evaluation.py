@@ -240,31 +240,51 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def table1_markdown(reports: Mapping[str, Mapping]) -> str:
-    """Table 1's layout: one row per model, four sub-tasks."""
+def _runs(entry) -> list[Mapping]:
+    """A table entry: one report, or the reports of one model trained with several seeds."""
+    return [entry] if isinstance(entry, Mapping) else list(entry)
+
+
+def _cell(values: Sequence[float], pct: bool = False) -> str:
+    """One value as before; several as ``mean ± sd`` (sample sd, the seeds' spread)."""
+    scale = 100.0 if pct else 1.0
+    mean = float(np.mean(values)) * scale
+    if len(values) == 1:
+        return f"{mean:.2f}%" if pct else f"{mean:.4f}"
+    sd = float(np.std(values, ddof=1)) * scale
+    return f"{mean:.2f} ± {sd:.2f}%" if pct else f"{mean:.3f} ± {sd:.3f}"
+
+
+def table1_markdown(reports: Mapping[str, Mapping | Sequence[Mapping]]) -> str:
+    """Table 1's layout: one row per model, four sub-tasks. A model given several reports (one
+    per seed) has each cell as mean ± sd over them."""
     lines = [
         ("| Model | Quality SROCC | Quality PLCC | Importance SROCC | Importance PLCC "
          "| Severity P | Severity R | Severity F1 | Types P | Types R | Types F1 |"),
         "|---|" + "---:|" * 10,
     ]
-    for name, r in reports.items():
-        cells = [f"{r['quality']['srocc']:.4f}", f"{r['quality']['plcc']:.4f}",
-                 f"{r['importance']['srocc']:.4f}", f"{r['importance']['plcc']:.4f}",
-                 *(_pct(r["severity"][k]) for k in ("precision", "recall", "f1")),
-                 *(_pct(r["types"][k]) for k in ("precision", "recall", "f1"))]
+    for name, entry in reports.items():
+        runs = _runs(entry)
+        cells = [_cell([r[task][k] for r in runs]) for task in ("quality", "importance")
+                 for k in ("srocc", "plcc")]
+        cells += [_cell([r[task][k] for r in runs], pct=True) for task in ("severity", "types")
+                  for k in ("precision", "recall", "f1")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def table2_markdown(reports: Mapping[str, Mapping]) -> str:
-    """Table 2's layout: per-type F1 and their average, one row per model."""
+def table2_markdown(reports: Mapping[str, Mapping | Sequence[Mapping]]) -> str:
+    """Table 2's layout: per-type F1 and their average, one row per model (mean ± sd over a
+    model's reports where it has several)."""
     names = [t.capitalize() for t in TABLE2_TYPES]
     lines = ["| Model | " + " | ".join(names) + " | Average |",
              "|---|" + "---:|" * (len(names) + 1)]
-    for name, r in reports.items():
-        f1s = [r["per_type_f1"][t] for t in TABLE2_TYPES]
-        lines.append(f"| {name} | " + " | ".join(_pct(v) for v in f1s)
-                     + f" | {_pct(float(np.mean(f1s)))} |")
+    for name, entry in reports.items():
+        runs = _runs(entry)
+        cells = [_cell([r["per_type_f1"][t] for r in runs], pct=True) for t in TABLE2_TYPES]
+        average = _cell([float(np.mean([r["per_type_f1"][t] for t in TABLE2_TYPES]))
+                         for r in runs], pct=True)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {average} |")
     return "\n".join(lines)
 
 

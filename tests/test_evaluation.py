@@ -150,6 +150,23 @@ def test_tables_list_several_models_in_order():
     assert t2[2].endswith("| 50.00% |")
 
 
+def test_a_model_with_several_seeds_gets_mean_and_sd_in_every_cell():
+    def report(q, f1):
+        return {"quality": {"srocc": q, "plcc": q}, "importance": {"srocc": 0.2, "plcc": 0.2},
+                "severity": {"precision": 0.1, "recall": 0.1, "f1": 0.1},
+                "types": {"precision": f1, "recall": f1, "f1": f1},
+                "per_type_f1": {t: f1 for t in TABLE2_TYPES}}
+
+    seeds = [report(0.6, 0.5), report(0.7, 0.6), report(0.8, 0.7)]
+    t1 = table1_markdown({"Seagull": seeds, "one": report(0.5, 0.5)}).splitlines()
+    cells = t1[2].split(" | ")
+    assert cells[1:4] == ["0.700 ± 0.100", "0.700 ± 0.100", "0.200 ± 0.000"]  # sample sd
+    assert cells[8] == "60.00 ± 10.00%"
+    assert t1[3].startswith("| one | 0.5000 | 0.5000 |")  # a single run reads as before
+    t2 = table2_markdown({"Seagull": seeds}).splitlines()
+    assert t2[2].endswith("| 60.00 ± 10.00% |")
+
+
 def test_edge_cases_give_defined_values(dataset, tmp_path):
     class Constant:
         def assess_regions(self, image, masks):

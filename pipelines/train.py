@@ -62,6 +62,7 @@ def train_loop_per_worker(config: dict) -> None:
     folder = config["feature_cache"]
     model.feature_cache = FeatureCache(
         Path(folder) / cache_key(model.config, model.encoder) if folder else None)
+    cached = model.feature_cache.__contains__  # a cached image's pixels are never prepared
     engine = eng.build_engine(model, cfg, total)
 
     step, epoch, micro_done = 0, 0, 0
@@ -120,7 +121,8 @@ def train_loop_per_worker(config: dict) -> None:
             records = table.to_pylist()
             examples = [to_sample(r, cfg.stage, cfg.seed, epoch, cfg.jir_fraction,
                                   cfg.task_weights) for r in records]
-            inputs = build_batch(examples, model.prompts, model.config, max_len=cfg.max_seq_len)
+            inputs = build_batch(examples, model.prompts, model.config, max_len=cfg.max_seq_len,
+                                 cached=cached)
             inputs = eng.to_device(inputs, engine)
             waited += time.perf_counter() - fetch_started
             loss = eng.forward_loss(engine, inputs)

@@ -108,7 +108,7 @@ class PromptEncoder:
 
 
 def build_batch(samples: Sequence[Mapping], prompts: PromptEncoder, config,
-                max_len: int | None = None) -> dict[str, torch.Tensor]:
+                max_len: int | None = None, cached=None) -> dict[str, torch.Tensor]:
     """Samples → the keyword arguments of ``SeagullModel.forward`` (loss included).
 
     Each sample is a mapping with ``image`` (H×W×3 uint8 array or PIL image), ``mask`` (H×W
@@ -121,7 +121,11 @@ def build_batch(samples: Sequence[Mapping], prompts: PromptEncoder, config,
     - ``images`` B×3×S×S float (normalised), ``coverage`` B×S×S float (the mask's share of each
       cell), ``crops`` B×3×L×L float (the region's box crop of the full-resolution image);
     - ``image_ids`` (B strings) when every sample has an ``image_id``: the key under which the
-      model's feature cache keeps the image's encoder features.
+      model's feature cache keeps the image's encoder features;
+    - ``cached_images`` (B bools) when ``cached`` is given (a predicate on image ids, e.g. the
+      model's ``feature_cache.__contains__``): the rows whose encoder input was not prepared
+      (left zero) because the cache holds their features; resizing an image to the encoder's
+      input is a good part of a training step's preparation, and a cached image never needs it.
     """
     import numpy as np
 
@@ -131,7 +135,8 @@ def build_batch(samples: Sequence[Mapping], prompts: PromptEncoder, config,
     if not samples:
         raise InvalidInputError("build_batch: no samples")
     max_len = max_len or config.max_position
-    rows, label_rows, images, coverage, crops = [], [], [], [], []
+    rows, label_rows, images, coverage, crops, skipped = [], [], [], [], [], []
+    blank = None
     for i, sample in enumerate(samples):
         image = sample["image"]
         array = to_rgb8(image) if hasattr(image, "convert") else np.asarray(image)
@@ -143,8 +148,16 @@ def build_batch(samples: Sequence[Mapping], prompts: PromptEncoder, config,
                                     f"the limit of {max_len}")
         rows.append(prompt + answer)
         label_rows.append([IGNORE_INDEX] * len(prompt) + answer)
-        images.append(preprocess_image(array, config.image_size, config.pixel_mean,
-                                       config.pixel_std))
+        image_id = sample.get("image_id")
+        skip = bool(cached is not None and image_id and cached(str(image_id)))
+        skipped.append(skip)
+        if skip:
+            if blank is None:
+                blank = torch.zeros(3, config.image_size, config.image_size)
+            images.append(blank)
+        else:
+            images.append(preprocess_image(array, config.image_size, config.pixel_mean,
+                                           config.pixel_std))
         coverage.append(resize_mask(_fit_mask(mask, array, i), config.image_size))
         crops.append(crop_region(array, mask, config.local_size, config.pixel_mean,
                                  config.pixel_std))
@@ -161,6 +174,8 @@ def build_batch(samples: Sequence[Mapping], prompts: PromptEncoder, config,
              "crops": torch.stack(crops)}
     if all(sample.get("image_id") for sample in samples):
         batch["image_ids"] = [str(sample["image_id"]) for sample in samples]
+    if cached is not None:
+        batch["cached_images"] = torch.tensor(skipped, dtype=torch.bool)
     return batch
 
 

@@ -58,6 +58,13 @@ class FeatureCache:
     def __len__(self) -> int:
         return len(self._memory)
 
+    def __contains__(self, image_id: str) -> bool:
+        """Whether ``image_id``'s features can be served without its pixels (in memory, or a
+        file in the folder). ``build_batch(..., cached=cache.__contains__)`` skips preparing the
+        pixels of such images."""
+        return image_id in self._memory or (
+            self.folder is not None and self._file(image_id).is_file())
+
     def _file(self, image_id: str) -> Path:
         return self.folder / f"{image_id}.safetensors"
 
@@ -99,13 +106,21 @@ class FeatureCache:
 
     @torch.no_grad()
     def features(self, encoder, images: torch.Tensor, image_ids: Sequence[str],
-                 device) -> list[torch.Tensor]:
+                 device, cached: Sequence[bool] | torch.Tensor | None = None
+                 ) -> list[torch.Tensor]:
         """F1…F4 (each B×C_j×h_j×w_j, on ``device``) of ``images`` (B×3×S×S) whose ids are
-        ``image_ids``: cached ones are looked up, the rest encoded in one batch and stored."""
+        ``image_ids``: cached ones are looked up, the rest encoded in one batch and stored.
+        ``cached`` (B bools, from ``build_batch``): rows whose pixels were not prepared because
+        the cache held them; such a row missing now is an error, never an encoding of blanks."""
         if len(image_ids) != images.shape[0]:
             raise ValueError(f"{len(image_ids)} image ids for {images.shape[0]} images")
         found = [self._lookup(str(i)) for i in image_ids]
         todo = [b for b, f in enumerate(found) if f is None]
+        lost = [str(image_ids[b]) for b in todo if cached is not None and bool(cached[b])]
+        if lost:
+            raise RuntimeError(f"feature cache: {len(lost)} image(s) (first {lost[0]}) left "
+                               "the cache after their batch was built without pixels; give "
+                               "the cache more memory (max_bytes) or a folder")
         self.hits += len(image_ids) - len(todo)
         self.misses += len(todo)
         if todo:

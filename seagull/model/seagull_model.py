@@ -161,13 +161,19 @@ class SeagullModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.projector.fc1.weight.dtype
 
-    def image_context(self, images: torch.Tensor, image_ids=None) -> dict:
+    def image_context(self, images: torch.Tensor, image_ids=None, cached_images=None) -> dict:
         """Everything that depends on the images only (B×3×S×S): stage features, the MFE's key
         tokens and the projected image tokens (B×N×hidden). With ``image_ids`` (B strings) and
-        a ``feature_cache``, the frozen encoder runs only for images it has not seen."""
+        a ``feature_cache``, the frozen encoder runs only for images it has not seen;
+        ``cached_images`` (B bools) marks rows whose pixels ``build_batch`` left blank because
+        the cache held their features."""
         if self.feature_cache is not None and image_ids is not None:
-            features = self.feature_cache.features(self.encoder, images, image_ids, self.device)
+            features = self.feature_cache.features(self.encoder, images, image_ids, self.device,
+                                                   cached=cached_images)
         else:
+            if cached_images is not None and bool(torch.as_tensor(cached_images).any()):
+                raise ValueError("the batch left cached images blank but the model has no "
+                                 "feature cache to read them from")
             features = self.encoder(images.to(self.device, self.encoder.dtype))
         return {"features": features, "keys": self.mfe.image_keys(features),
                 "image_tokens": self.projector(self._token_map(features))}
@@ -202,14 +208,15 @@ class SeagullModel(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 images: torch.Tensor, coverage: torch.Tensor, crops: torch.Tensor,
                 labels: torch.Tensor | None = None, image_index: torch.Tensor | None = None,
-                image_ids=None, **llm_kwargs):
+                image_ids=None, cached_images=None, **llm_kwargs):
         """One pass over R samples (``build_batch``); ``image_index`` (R,) maps samples to
         images when several samples share one (default: sample r has image r); ``image_ids``
-        (one string per image) lets the ``feature_cache`` skip images it has encoded."""
+        (one string per image) lets the ``feature_cache`` skip images it has encoded, and
+        ``cached_images`` says which of them ``build_batch`` left without pixels."""
         device = self.device
         if image_index is None:
             image_index = torch.arange(input_ids.shape[0], device=device)
-        ctx = self.image_context(images, image_ids)
+        ctx = self.image_context(images, image_ids, cached_images)
         gvt, lvt = self.mfe(ctx["features"], coverage.to(device), crops.to(device),
                             image_index.to(device), keys=ctx["keys"])
         embeds = self.embed(input_ids.to(device), ctx["image_tokens"][image_index], gvt, lvt)

@@ -230,3 +230,42 @@ def test_small_model_trains_and_round_trips_exactly(tiny_tokenizer, image, masks
     for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(a, b), k
     assert torch.equal(_scores(model, image, masks[:3]), _scores(loaded, image, masks[:3]))
+
+
+def test_a_batch_built_for_cached_images_skips_their_pixels_and_loses_nothing(
+        tiny_model, image, masks):
+    """``build_batch(cached=…)`` leaves a cached image's encoder input blank; the loss is the
+    one of the full batch, and an image that left the cache since is an error, not a blank."""
+    import pytest
+
+    from seagull.labels.instructions import quality_answer
+    from seagull.model import build_batch
+    from seagull.model.feature_cache import FeatureCache
+
+    other = image[::-1].copy()
+    samples = [{"image": im, "mask": m, "question": "Analyze the quality of this region.",
+                "answer": quality_answer(q), "image_id": key}
+               for im, m, q, key in ((image, masks[0], 0.2, "a"), (other, masks[1], 0.7, "b"),
+                                     (image, masks[2], 0.9, "a"))]
+    config = tiny_model.config
+    full = build_batch(samples, tiny_model.prompts, config)
+    with torch.no_grad():
+        expected = tiny_model(**full).loss
+        tiny_model.feature_cache = FeatureCache()
+        try:
+            tiny_model(**build_batch(samples[:1], tiny_model.prompts, config))  # caches "a"
+            cache = tiny_model.feature_cache
+            lean = build_batch(samples, tiny_model.prompts, config, cached=cache.__contains__)
+            assert lean["cached_images"].tolist() == [True, False, True]
+            assert not lean["images"][0].any() and torch.equal(lean["images"][1], full["images"][1])
+            # Equal up to float summation order (the encoder saw "a" in a batch of one).
+            assert torch.allclose(tiny_model(**lean).loss, expected, rtol=0, atol=1e-5)
+            assert (cache.misses, cache.hits) == (2, 2)  # "a" once, "b" once
+            tiny_model.feature_cache = FeatureCache()  # "a" is gone
+            with pytest.raises(RuntimeError, match="left the cache after their batch"):
+                tiny_model(**lean)
+            tiny_model.feature_cache = None
+            with pytest.raises(ValueError, match="no feature cache"):
+                tiny_model(**lean)
+        finally:
+            tiny_model.feature_cache = None

@@ -4,20 +4,25 @@ Recipe (every step is a project command or library function, run in this process
 local Ray):
 
 1. ``seagull samples`` → the sample DNGs (or ``--raw-dir``);
-2. ``seagull build-100w`` on the first ``--sources`` of them, small renders (``--long-side``),
-   a few types and levels (or ``--data``: an existing dataset, step 2–3 skipped);
-3. hold out images: the last ``--holdout`` sources (by RAW file name, whole split groups)
-   become the test split, the rest train (``hold_out_sources``; rewrites the split column of
-   their shards);
-4. for each Seagull variant (``full``, ``no_global``, ``no_local`` and, when asked for,
-   ``no_jir``: ``seagull.ablations``) ``seagull train --stage 1 --preset tiny --init
-   <variant's initial model> --max-steps N`` plus the variant's own arguments;
-5. the crop-only CNN baseline trained on the same rows (``seagull.baselines.crop_cnn``);
-6. ``pipelines.evaluate`` for each on the test split → one report folder each;
-7. one table (Table 1 and Table 2 layouts) printed and written to ``OUT/results.md``, with
-   ``OUT/results.json`` holding every report.
+2. ``seagull build-100w`` on them (all of them, or the first ``--sources``), small renders
+   (``--long-side``), the distortion types and levels asked for (or ``--data``: an existing
+   dataset, steps 2–3 skipped);
+3. hold out ``--holdout`` whole photos (split groups, spread over the RAW file names:
+   ``seagull.data.split.held_out_groups``, the main job's rule) as the test split, the rest
+   train (``hold_out_sources``; rewrites the split column of their shards);
+4. for each seed of ``--seeds`` and each Seagull variant (``full``, ``no_global``,
+   ``no_local`` and, when asked for, ``no_jir``: ``seagull.ablations``): ``seagull train
+   --stage 1 --init <variant's initial model, built from --preset with that seed> --max-steps N
+   --feature-cache OUT/features`` plus the variant's own arguments. The frozen encoder's
+   features are computed once per image and read back by every later run;
+5. the crop-only CNN baseline trained on the same rows, once per seed
+   (``seagull.baselines.crop_cnn``);
+6. ``pipelines.evaluate`` for each run on the test split → one report folder each;
+7. one table (Table 1 and Table 2 layouts, each cell mean ± sd over the seeds) printed and
+   written to ``OUT/results.md`` with a plot of it (``OUT/results.png``), and
+   ``OUT/results.json`` holding every report and the time each step took.
 
-    seagull reproduce --mini --out OUT [--sources 7 --holdout 2 --steps 600 --lr 5e-4 ...]
+    seagull reproduce --mini --out OUT [--holdout 5 --seeds 0,1,2 --steps N ...]
 """
 
 from __future__ import annotations
@@ -31,11 +36,14 @@ from pathlib import Path
 
 log = logging.getLogger("pipelines.reproduce")
 
+from seagull.labels.levels import DISTORTION_TYPES
+
 SEAGULL_VARIANTS = ("full", "no_global", "no_local", "no_jir")
 CROP = "crop"
 MODEL_CHOICES = (*SEAGULL_VARIANTS, CROP)
-DEFAULT_MODELS = ("full", "no_global", "no_local", CROP)
+DEFAULT_MODELS = ("full", "no_global", CROP)  # w/o Local, w/o JIR: --models (each row ×3 seeds costs ~5 min)
 CROP_LABEL = "Crop-based CNN"
+EVAL_ACTORS = 2  # half a CPU each: both cores infer while Ray Data reads beside them
 
 
 @dataclass
@@ -45,21 +53,21 @@ class MiniSettings:
     out: str
     raw_dir: str | None = None
     data: str | None = None
-    sources: int = 7
-    holdout: int = 2
-    types: list[str] = field(default_factory=lambda: ["blur", "noise", "exposure"])
-    levels: list[int] = field(default_factory=lambda: [2, 8, 14, 19])
+    sources: int | None = None  # None: every RAW file of the folder
+    holdout: int = 5  # photos (split groups) held out as the test split
+    types: list[str] = field(default_factory=lambda: list(DISTORTION_TYPES))
+    levels: list[int] = field(default_factory=lambda: [0, 4, 9, 14, 19])
     long_side: int = 256
     points: int = 8
-    steps: int = 600
-    # Seagull's peak learning rate: below the tiny preset's 2e-3, at which the ranking of a
-    # held-out photo swung from step to step (docs/evaluation.md). None: the preset's.
-    lr: float | None = 5e-4
+    preset: str = "small"
+    steps: int = 400
+    lr: float | None = None  # None: the preset's
     batch_size: int = 8
     crop_steps: int = 300
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     workers: int | None = None
-    seed: int = 0
+    seed: int = 0  # the dataset's (renders, point prompts)
     address: str | None = None
 
 
@@ -79,41 +87,34 @@ def _cli(argv: list[str]) -> None:
 
 
 def hold_out_sources(root: str, holdout: int) -> dict[str, list[str]]:
-    """Make the last ``holdout`` sources the test split, the others train.
+    """Make ``holdout`` photos (whole split groups) the test split, the others train.
 
-    Sources are ordered by their RAW file's name (the ``images`` table's ``source``), then id;
-    by id alone where a dataset has no ``images`` table. Ids hash a source's location, so the
-    name keeps the same photos held out wherever the samples were written. A split group
-    (``seagull.data.split.split_group``: a stereo pair, a burst) is never cut: sources are
-    ordered by group first, and the test split takes whole groups, so it may hold more than
-    ``holdout`` sources. Rewrites the ``split`` column of each source's ``rois`` and ``images``
-    shards atomically; returns ``{"train": [...], "test": [...]}`` source ids in that order.
+    The groups are ``seagull.data.split.held_out_groups`` of the sources' RAW file names (the
+    ``images`` table's ``source``): the first, the last and evenly between in name order, the
+    main job's rule. A source of unknown name (no ``images`` shard) is a group of its own, named
+    by its id. A split group (a stereo pair, a burst) is never cut, so the test split may hold
+    more than ``holdout`` sources. Rewrites the ``split`` column of each source's ``rois`` and
+    ``images`` shards atomically; returns ``{"train": [...], "test": [...]}`` source ids in
+    name order.
     """
     import posixpath
 
     import pyarrow as pa
 
-    from seagull.data.split import split_group
+    from seagull.data.split import held_out_groups, split_group
     from seagull.data.store import DatasetLayout, read_table, write_table_atomic
-    from seagull.errors import ConfigError
+    from seagull.errors import ConfigError, InvalidArgumentError
 
     layout = DatasetLayout.open(root)
     shards = layout.shards("rois")
     sources = [posixpath.basename(s)[: -len(".parquet")] for s in shards]
-    if not 0 < holdout < len(sources):
-        raise ConfigError(f"cannot hold out {holdout} of {len(sources)} source(s): "
-                          "need at least one source on each side")
-    names = {sid: _source_name(layout, sid) for sid in sources}
-    # A source of unknown name is a group of its own.
-    group = {sid: split_group(names[sid]) if names[sid] else "\0" + sid for sid in sources}
-    sources.sort(key=lambda sid: (group[sid], names[sid], sid))
-    cut = len(sources) - holdout
-    while cut > 0 and group[sources[cut - 1]] == group[sources[cut]]:
-        cut -= 1  # the held-out share takes the whole group
-    if cut == 0:
-        raise ConfigError(f"cannot hold out {holdout} of {len(sources)} source(s): the "
-                          "held-out split group holds every source, none is left to train on")
-    test_ids = sources[cut:]
+    names = {sid: _source_name(layout, sid) or f"source-{sid}" for sid in sources}
+    try:
+        held = held_out_groups(names.values(), holdout)
+    except InvalidArgumentError as exc:
+        raise ConfigError(f"{root}: {exc}") from None
+    sources.sort(key=lambda sid: (split_group(names[sid]), names[sid], sid))
+    test_ids = [sid for sid in sources if split_group(names[sid]) in held]
     test = set(test_ids)
     for table in ("rois", "images"):
         for sid in sources:
@@ -128,10 +129,10 @@ def hold_out_sources(root: str, holdout: int) -> dict[str, list[str]]:
     manifest = layout.read_manifest() or {}
     manifest["holdout"] = {"test_sources": test_ids,
                            "test_names": [names[s] for s in test_ids],
-                           "rule": "last sources by split group of the RAW file name, then "
-                                   "name, then id; whole groups"}
+                           "rule": "seagull.data.split.held_out_groups of the RAW file names: "
+                                   "the first, the last and evenly between, whole groups"}
     layout.write_manifest(manifest)
-    return {"train": sources[:cut], "test": test_ids}
+    return {"train": [sid for sid in sources if sid not in test], "test": test_ids}
 
 
 def _source_name(layout, sid: str) -> str:
@@ -162,26 +163,44 @@ def build_data(s: MiniSettings, out: Path) -> str:
     data = out / "data"
     argv = ["build-100w", "--raw-dir", raw_dir, "--out", str(data),
             "--types", ",".join(s.types), "--levels", ",".join(map(str, s.levels)),
-            "--long-side", str(s.long_side), "--max-sources", str(s.sources),
-            "--points", str(s.points), "--seed", str(s.seed), "--test-fraction", "0",
-            "--no-progress"]
+            "--long-side", str(s.long_side), "--points", str(s.points), "--seed", str(s.seed),
+            "--test-fraction", "0", "--no-progress"]
+    if s.sources:
+        argv += ["--max-sources", str(s.sources)]
     if s.address:
         argv += ["--address", s.address]
     _cli(argv)
-    hold_out_sources(str(data), s.holdout)
+    split = hold_out_sources(str(data), s.holdout)
+    names = read_manifest_names(str(data))
+    log.info("held out %d source(s) of %d: %s", len(split["test"]),
+             len(split["test"]) + len(split["train"]), ", ".join(names))
     return str(data)
 
 
-def train_variant(name: str, data: str, s: MiniSettings, out: Path) -> Path:
-    """Step 4: one tiny Seagull variant, stage 1 from its initial model. Returns model dir."""
+def read_manifest_names(root: str) -> list[str]:
+    """The held-out RAW file names ``hold_out_sources`` recorded in the manifest."""
+    from seagull.data.store import DatasetLayout
+
+    return list(((DatasetLayout.open(root).read_manifest() or {}).get("holdout") or {})
+                .get("test_names", []))
+
+
+def run_name(name: str, seed: int) -> str:
+    return f"{name}-seed{seed}"
+
+
+def train_variant(name: str, data: str, s: MiniSettings, out: Path, seed: int) -> Path:
+    """Step 4: one Seagull variant with one seed, stage 1 from its initial model (built from
+    the preset with that seed). Returns the model folder."""
     from seagull.ablations import save_init_model, variant
 
     v = variant(name)
-    init = save_init_model(v, out / "init" / name, preset="tiny", seed=s.seed)
-    run_dir = out / "runs" / name
+    init = save_init_model(v, out / "init" / run_name(name, seed), preset=s.preset, seed=seed)
+    run_dir = out / "runs" / run_name(name, seed)
     argv = ["train", "--stage", "1", "--data", data, "--out", str(run_dir),
             "--init", str(init), "--max-steps", str(s.steps),
-            "--batch-size", str(s.batch_size), "--seed", str(s.seed), *v.train_args]
+            "--batch-size", str(s.batch_size), "--seed", str(seed),
+            "--feature-cache", str(out / "features"), *v.train_args]
     if s.lr is not None:
         argv += ["--lr", str(s.lr)]
     if s.workers:
@@ -192,49 +211,99 @@ def train_variant(name: str, data: str, s: MiniSettings, out: Path) -> Path:
     return run_dir / "model"
 
 
+def _slug(label: str) -> str:
+    return label.lower().replace("/", "").replace(" ", "_").replace("-", "_")
+
+
 def run_mini(s: MiniSettings) -> dict:
-    """Run the whole mini reproduction; returns ``{"reports", "table", "timings", ...}``."""
+    """Run the whole mini reproduction; returns ``{"reports", "table", "timings", ...}``.
+
+    ``reports`` maps each row's label to its reports, one per seed (in ``s.seeds`` order)."""
     from pipelines.evaluate import evaluate
     from seagull.ablations import variant
     from seagull.baselines.crop_cnn import train_crop_baseline
     from seagull.errors import ConfigError
     from seagull.evaluation import table1_markdown, table2_markdown
+    from seagull.model.config import get_preset
 
     unknown = sorted(set(s.models) - set(MODEL_CHOICES))
     if unknown or not s.models:
         raise ConfigError(f"unknown model(s) {unknown}; models: {', '.join(MODEL_CHOICES)}")
+    if not s.seeds or len(set(s.seeds)) != len(s.seeds):
+        raise ConfigError(f"--seeds must name distinct seeds, got {s.seeds}")
+    get_preset(s.preset)  # an unknown preset stops here, before the build
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data = build_data(s, out)
     timings["data"] = time.perf_counter() - t0
-    models: dict[str, Path] = {}
-    for name in (m for m in SEAGULL_VARIANTS if m in s.models):
-        t = time.perf_counter()
-        models[variant(name).label] = train_variant(name, data, s, out)
-        timings[f"train_{name}"] = time.perf_counter() - t
-    if CROP in s.models:
-        t = time.perf_counter()
-        train_crop_baseline(data, out / "runs" / CROP, steps=s.crop_steps,
-                            batch_size=max(s.batch_size, 16), seed=s.seed)
-        models[CROP_LABEL] = out / "runs" / CROP
-        timings["train_crop"] = time.perf_counter() - t
-    reports = {}
-    for label, model_dir in models.items():
-        t = time.perf_counter()
-        slug = label.lower().replace("/", "").replace(" ", "_").replace("-", "_")
-        reports[label] = evaluate(model_dir, data, out / "reports" / slug, split="test",
-                                  name=label, address=s.address)
-        timings[f"evaluate_{slug}"] = time.perf_counter() - t
+    rows = [m for m in (*SEAGULL_VARIANTS, CROP) if m in s.models]
+    labels = {m: CROP_LABEL if m == CROP else variant(m).label for m in rows}
+    runs = len(rows) * len(s.seeds)
+    reports: dict[str, list[dict]] = {labels[m]: [] for m in rows}
+    done = 0
+    for seed in s.seeds:
+        for name in rows:
+            done += 1
+            log.info("run %d/%d: %s, seed %d", done, runs, labels[name], seed)
+            t = time.perf_counter()
+            key = run_name(name, seed)
+            if name == CROP:
+                model_dir = out / "runs" / key
+                train_crop_baseline(data, model_dir, steps=s.crop_steps,
+                                    batch_size=max(s.batch_size, 16), seed=seed)
+            else:
+                model_dir = train_variant(name, data, s, out, seed)
+            timings[f"train_{key}"] = time.perf_counter() - t
+            t = time.perf_counter()
+            label = labels[name]
+            reports[label].append(evaluate(
+                model_dir, data, out / "reports" / f"{_slug(label)}-seed{seed}", split="test",
+                name=f"{label} (seed {seed})", actors=EVAL_ACTORS, address=s.address))
+            timings[f"evaluate_{key}"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
-    table = ("## Table 1 (mini)\n\n" + table1_markdown(reports) + "\n\n## Table 2 (mini)\n\n"
+    seeds = ", ".join(map(str, s.seeds))
+    held = ", ".join(read_manifest_names(data)) or "the dataset's test split"
+    table = (f"Held out: {held}. Each cell: mean ± sd over seeds {seeds}.\n\n"
+             "## Table 1 (mini)\n\n" + table1_markdown(reports) + "\n\n## Table 2 (mini)\n\n"
              + table2_markdown(reports) + "\n")
     (out / "results.md").write_text(table)
-    result = {"settings": asdict(s), "data": data, "reports": reports, "timings": timings}
+    plot = write_results_plot(reports, out / "results.png")
+    result = {"settings": asdict(s), "data": data, "held_out": read_manifest_names(data),
+              "reports": reports, "timings": timings, "plot": str(plot)}
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     result["table"] = table
     return result
+
+
+def write_results_plot(reports: dict[str, list[dict]], path: Path) -> Path:
+    """Bars of each row's held-out quality SROCC, importance SROCC and type F1 (mean over the
+    seeds, each seed's value a dot), so the rows compare at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    metrics = [("Quality SROCC", lambda r: r["quality"]["srocc"]),
+               ("Importance SROCC", lambda r: r["importance"]["srocc"]),
+               ("Types F1", lambda r: r["types"]["f1"])]
+    labels = list(reports)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), sharey=False)
+    for ax, (title, get) in zip(axes, metrics):
+        for i, label in enumerate(labels):
+            values = [get(r) for r in reports[label]]
+            ax.bar(i, float(np.mean(values)), color=f"C{i}", alpha=0.7)
+            ax.scatter([i] * len(values), values, color="k", s=12, zorder=3)
+        ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_title(title)
+    fig.suptitle("Mini reproduction on held-out photos (bars: mean over seeds; dots: seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -249,9 +318,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="an existing dataset root (with a test split) instead of "
                                   "building one")
     p.add_argument("--sources", type=positive_int, default=d.sources,
-                   help=f"RAW sources to build from (default {d.sources})")
+                   help="RAW sources to build from (default: all of them)")
     p.add_argument("--holdout", type=positive_int, default=d.holdout,
-                   help=f"sources held out as the test split (default {d.holdout})")
+                   help=f"photos (split groups, spread over the file names) held out as the "
+                        f"test split (default {d.holdout})")
     p.add_argument("--types", type=str_list, default=d.types,
                    help=f"distortion types (default {','.join(d.types)})")
     p.add_argument("--levels", type=int_list, default=d.levels,
@@ -260,19 +330,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"render size in pixels (default {d.long_side})")
     p.add_argument("--points", type=positive_int, default=d.points,
                    help=f"component-level point prompts per reference (default {d.points})")
+    p.add_argument("--preset", default=d.preset,
+                   help=f"model preset of the Seagull rows (default {d.preset})")
     p.add_argument("--steps", type=positive_int, default=d.steps,
-                   help=f"training steps of each Seagull variant (default {d.steps})")
+                   help=f"training steps of each Seagull run (default {d.steps})")
     p.add_argument("--lr", type=float, default=d.lr,
-                   help="peak learning rate of the Seagull variants (default "
-                        + ("the tiny preset's" if d.lr is None else f"{d.lr:g}") + ")")
+                   help="peak learning rate of the Seagull runs (default: the preset's)")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
                    help=f"training batch (default {d.batch_size})")
     p.add_argument("--crop-steps", type=positive_int, default=d.crop_steps,
                    help=f"training steps of the crop baseline (default {d.crop_steps})")
     p.add_argument("--models", type=str_list, default=d.models,
-                   help=f"what to train and evaluate (default {','.join(d.models)})")
+                   help=f"the rows to train and evaluate (default {','.join(d.models)}; "
+                        f"choices {','.join(MODEL_CHOICES)})")
+    p.add_argument("--seeds", type=int_list, default=d.seeds,
+                   help=f"each row is trained once per seed (default "
+                        f"{','.join(map(str, d.seeds))})")
     p.add_argument("--workers", type=positive_int, help="training workers (default: train's)")
-    p.add_argument("--seed", type=seed, default=d.seed)
+    p.add_argument("--seed", type=seed, default=d.seed,
+                   help="the dataset's seed (renders, point prompts)")
     p.add_argument("--address", help="Ray cluster address (default: a local Ray)")
 
 
@@ -280,9 +356,10 @@ def settings_from_args(args: argparse.Namespace) -> MiniSettings:
     return MiniSettings(
         out=args.out, raw_dir=args.raw_dir, data=args.data, sources=args.sources,
         holdout=args.holdout, types=list(args.types), levels=list(args.levels),
-        long_side=args.long_side, points=args.points, steps=args.steps, lr=args.lr,
-        batch_size=args.batch_size, crop_steps=args.crop_steps, models=list(args.models),
-        workers=args.workers, seed=args.seed, address=args.address)
+        long_side=args.long_side, points=args.points, preset=args.preset, steps=args.steps,
+        lr=args.lr, batch_size=args.batch_size, crop_steps=args.crop_steps,
+        models=list(args.models), seeds=list(args.seeds), workers=args.workers,
+        seed=args.seed, address=args.address)
 
 
 def main(argv: list[str] | None = None) -> int:

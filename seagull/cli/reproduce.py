@@ -1,6 +1,7 @@
-"""``seagull reproduce --mini``: build a small dataset from the sample RAWs, train tiny Seagull,
-two of its ablations and the crop-only baseline, evaluate all on held-out images, print one
-table (``pipelines/reproduce.py``; results in docs/evaluation.md)."""
+"""``seagull reproduce --mini``: build a small dataset from the sample RAWs, train the small
+Seagull, two of its ablations and the crop-only baseline with three seeds each, evaluate all on
+held-out photos, print one table of mean ± sd (``pipelines/reproduce.py``; results in
+docs/evaluation.md)."""
 
 from __future__ import annotations
 

@@ -32,21 +32,29 @@ def test_scaled_down_mini_run_prints_its_table(ray_session, tmp_path, capsys):
     root = write_dataset(tmp_path / "ds", n_images=6)
     out = tmp_path / "mini"
     rc = main(["reproduce", "--mini", "--out", str(out), "--data", str(root),
-               "--models", "no_jir,crop", "--steps", "2", "--batch-size", "4",
-               "--lr", "1e-3", "--crop-steps", "3"])
+               "--preset", "tiny", "--models", "no_jir,crop", "--seeds", "3,5", "--steps", "2",
+               "--batch-size", "4", "--lr", "1e-3", "--crop-steps", "3"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "## Table 1 (mini)" in printed and "| Crop-based CNN | " in printed
-    assert "| w/o JIR | " in printed
-    settings = json.loads((out / "runs" / "no_jir" / "train_config.json").read_text())
-    assert settings["train"]["jir_fraction"] == 0 and settings["train"]["lr"] == 1e-3
+    assert "| w/o JIR | " in printed and "seeds 3, 5" in printed
+    for seed in (3, 5):  # every row once per seed, each run with its own seed
+        settings = json.loads((out / "runs" / f"no_jir-seed{seed}" / "train_config.json")
+                              .read_text())
+        assert settings["train"]["jir_fraction"] == 0 and settings["train"]["lr"] == 1e-3
+        assert settings["train"]["seed"] == seed
+        assert (out / "runs" / f"crop-seed{seed}" / "crop_baseline.json").is_file()
     results = json.loads((out / "results.json").read_text())
-    report = results["reports"]["Crop-based CNN"]
-    # The printed table is the report of the evaluation folder, which recomputes from its table.
-    assert report == json.loads((out / "reports" / "crop_based_cnn" / "report.json").read_text())
-    assert f"| {report['quality']['srocc']:.4f} |" in printed
-    assert results["settings"]["crop_steps"] == 3 and results["timings"]["total"] > 0
+    crop = results["reports"]["Crop-based CNN"]
+    assert len(crop) == 2 and len(results["reports"]["w/o JIR"]) == 2
+    # Each report is its evaluation folder's, which recomputes from its table.
+    assert crop[1] == json.loads((out / "reports" / "crop_based_cnn-seed5" / "report.json")
+                                 .read_text())
+    mean = (crop[0]["quality"]["srocc"] + crop[1]["quality"]["srocc"]) / 2
+    assert f"| Crop-based CNN | {mean:.3f} ± " in printed
+    assert results["settings"]["seeds"] == [3, 5] and results["timings"]["total"] > 0
     assert (out / "results.md").read_text() in printed
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_reproduce_needs_mini_and_known_models(tmp_path, capsys):
@@ -97,22 +105,23 @@ def test_scaled_down_mini_run_on_the_real_factory(ray_session, sample_dir, tmp_p
     rc = main(["reproduce", "--mini", "--out", str(out), "--raw-dir", str(sample_dir),
                "--sources", "2", "--holdout", "1", "--types", "blur", "--levels", "4,16",
                "--long-side", "128", "--points", "4", "--models", "full,crop",
-               "--steps", "3", "--batch-size", "4", "--crop-steps", "5"])
+               "--preset", "tiny", "--seeds", "0", "--steps", "3", "--batch-size", "4",
+               "--crop-steps", "5"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "| Crop-based CNN | " in printed and "| Seagull | " in printed
     results = json.loads((out / "results.json").read_text())
     assert set(results["reports"]) == {"Seagull", "Crop-based CNN"}
-    metrics = (out / "runs" / "full" / "metrics.csv").read_text().splitlines()
+    metrics = (out / "runs" / "full-seed0" / "metrics.csv").read_text().splitlines()
     assert len(metrics) == 1 + 3  # header + one row per step
-    seagull = pq.read_table(out / "reports" / "seagull" / "predictions.parquet")
-    crop = pq.read_table(out / "reports" / "crop_based_cnn" / "predictions.parquet")
+    seagull = pq.read_table(out / "reports" / "seagull-seed0" / "predictions.parquet")
+    crop = pq.read_table(out / "reports" / "crop_based_cnn-seed0" / "predictions.parquet")
     assert seagull.column("roi_id").to_pylist() == crop.column("roi_id").to_pylist()
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     assert manifest["counts"]["sources"] == 2 and len(manifest["holdout"]["test_sources"]) == 1
-    # The held-out photo is the last by file name, wherever the samples were written.
+    # One held out: the last photo by file name, wherever the samples were written.
     names = sorted(p.name for p in sample_dir.glob("*.dng"))[:2]
     assert manifest["holdout"]["test_names"] == [names[-1]]
-    table = pq.read_table(out / "reports" / "crop_based_cnn" / "predictions.parquet")
+    table = pq.read_table(out / "reports" / "crop_based_cnn-seed0" / "predictions.parquet")
     assert table.num_rows > 0 and set(table.column("split").to_pylist()) == {"test"}
     assert set(table.column("distortion").to_pylist()) == {"blur"}

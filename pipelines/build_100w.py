@@ -263,21 +263,11 @@ def summary(manifest: dict, out: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from seagull.cli import setup_logging
-    from seagull.errors import SeagullError
+    """``python -m pipelines.build_100w`` is ``seagull build-100w``: one parser, and one error edge (a
+    project error is one line and exit 2)."""
+    from seagull.cli import main as seagull
 
-    parser = argparse.ArgumentParser(prog="python -m pipelines.build_100w", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_logging()
-    try:
-        manifest = run_args(args)
-    except SeagullError as exc:
-        print(f"build_100w: error: {exc}", file=sys.stderr)
-        return 2
-    print(summary(manifest, args.out))
-    return 0
+    return seagull(["build-100w", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

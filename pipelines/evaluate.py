@@ -151,16 +151,11 @@ def run_from_args(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from seagull.cli import setup_logging
-    from seagull.evaluation import table1_markdown
+    """``python -m pipelines.evaluate`` is ``seagull evaluate``: one parser, and one error edge (a
+    project error is one line and exit 2)."""
+    from seagull.cli import main as seagull
 
-    parser = argparse.ArgumentParser(prog="python -m pipelines.evaluate", description=__doc__)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_logging()
-    report = run_from_args(args)
-    print(table1_markdown({args.name or Path(args.model).name: report}))
-    return 0
+    return seagull(["evaluate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

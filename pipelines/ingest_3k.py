@@ -75,17 +75,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from seagull.cli import setup_logging
+    """``python -m pipelines.ingest_3k`` is ``seagull ingest-3k``: one parser, and one error edge (a
+    project error is one line and exit 2)."""
+    from seagull.cli import main as seagull
 
-    parser = argparse.ArgumentParser(prog="python -m pipelines.ingest_3k", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_logging()
-    m = ingest(args.ratings, args.out, args.test_fraction, args.seed, args.overwrite)
-    print(f"ingested {m['counts']['regions']} regions of {m['counts']['images']} images "
-          f"into {args.out}")
-    return 0
+    return seagull(["ingest-3k", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

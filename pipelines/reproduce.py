@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -232,6 +233,10 @@ def run_mini(s: MiniSettings) -> dict:
     if not s.seeds or len(set(s.seeds)) != len(s.seeds):
         raise ConfigError(f"--seeds must name distinct seeds, got {s.seeds}")
     get_preset(s.preset)  # an unknown preset stops here, before the build
+    if s.data:  # a dataset that is not one stops here, before any run
+        from seagull.data.store import DatasetLayout
+
+        DatasetLayout.open(s.data)
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -363,18 +368,12 @@ def settings_from_args(args: argparse.Namespace) -> MiniSettings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from seagull.cli import setup_logging
+    """``python -m pipelines.reproduce`` is ``seagull reproduce``: one parser, and one error edge (a
+    project error is one line and exit 2)."""
+    from seagull.cli import main as seagull
 
-    parser = argparse.ArgumentParser(prog="python -m pipelines.reproduce", description=__doc__)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_logging()
-    result = run_mini(settings_from_args(args))
-    print(result["table"])
-    return 0
+    return seagull(["reproduce", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main())

@@ -436,15 +436,11 @@ def summary_line(summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from seagull.cli import setup_logging
+    """``python -m pipelines.train`` is ``seagull train``: one parser, and one error edge (a
+    project error is one line and exit 2)."""
+    from seagull.cli import main as seagull
 
-    parser = argparse.ArgumentParser(prog="python -m pipelines.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_logging()
-    print(summary_line(launch(args)))
-    return 0
+    return seagull(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

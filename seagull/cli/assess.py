@@ -108,12 +108,10 @@ def run(args: argparse.Namespace) -> int:
 
     from pathlib import Path
 
+    from seagull.assessors import resolve_model_dir
     from seagull.model import SeagullModel, SeagullPredictor
-    from seagull.model.seagull_model import CONFIG_FILE
 
-    model_dir = Path(args.model)
-    if not (model_dir / CONFIG_FILE).is_file() and (model_dir / "model" / CONFIG_FILE).is_file():
-        model_dir = model_dir / "model"  # a training run's folder: its final model
+    model_dir = resolve_model_dir(args.model)  # a model folder or a training run's
     model = SeagullModel.from_pretrained(model_dir, llm_path=args.llm,
                                          encoder_weights=args.encoder_weights)
     predictor = SeagullPredictor(model)

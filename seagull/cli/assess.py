@@ -106,7 +106,6 @@ def run(args: argparse.Namespace) -> int:
         mask = segmenter.predict(point=args.point) if args.point is not None else \
             segmenter.predict(box=args.box)
 
-    from pathlib import Path
 
     from seagull.assessors import resolve_model_dir
     from seagull.model import SeagullModel, SeagullPredictor

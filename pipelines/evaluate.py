@@ -66,7 +66,7 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
     """Run the evaluation and write every output to ``out_dir``; return the report.
 
     ``actors`` × ``cpus_per_actor`` CPUs go to inference (fractional, so that Ray Data's read
-    tasks keep a CPU on a small machine: PROBES.md); ``batch_size`` images per actor call.
+    tasks keep a CPU on a small machine: docs/method.md); ``batch_size`` images per actor call.
     """
     import pyarrow as pa
     import ray

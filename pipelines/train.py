@@ -1,4 +1,4 @@
-"""Two-stage training on Ray Train with DeepSpeed ZeRO (SEAGULL.md, "Training").
+"""Two-stage training on Ray Train with DeepSpeed ZeRO (docs/method.md, "Training").
 
     python -m pipelines.train --stage 1 --data DATASET_ROOT --out RUN_DIR [--preset tiny]
     python -m pipelines.train --stage 2 --data DATASET_3K --out RUN2 --init RUN_DIR/model
@@ -243,7 +243,7 @@ def launch(args: argparse.Namespace) -> dict:
     use_gpu = gpus > 0 and not args.cpu
     workers = args.workers or (gpus if use_gpu else 2)
     cpus = ray.cluster_resources().get("CPU", 1)
-    # On CPUs, half the machine for the workers: Ray Data's feed needs the rest (PROBES.md).
+    # On CPUs, half the machine for the workers: Ray Data's feed needs the rest (docs/method.md).
     cpus_per_worker = args.cpus_per_worker or (1.0 if use_gpu else min(1.0, cpus / (2 * workers)))
     cfg = train_config(
         args.stage, model_config, workers, lr=args.lr, epochs=args.epochs,

@@ -77,7 +77,7 @@ PREDICTIONS_SCHEMA = pa.schema([
     pa.field("quality_level_label", pa.string()),
     pa.field("quality_level", pa.string(), nullable=False),
     pa.field("quality_probabilities", _PROBS, nullable=False),  # 5, bin 0 (bad) first
-    pa.field("importance_label", pa.float64()),  # null where undefined (SEAGULL.md)
+    pa.field("importance_label", pa.float64()),  # null where undefined (docs/method.md, labels)
     pa.field("importance_score", pa.float64(), nullable=False),
     pa.field("importance_level_label", pa.string()),
     pa.field("importance_level", pa.string(), nullable=False),

@@ -1,4 +1,5 @@
-"""The Arrow schemas of the dataset tables, defined once (DESIGN.md, "Data contracts").
+"""The Arrow schemas of the dataset tables, defined once (docs/dataset.md, "Output and its
+guarantees").
 
 Tables and their rows
 - ``images``: the catalogue, one row per render (a reference, a distorted render, or an

@@ -21,7 +21,7 @@ LLM_TRAINING = ("lora", "full")  # LoRA adapters on a frozen LLM / every LLM wei
 
 @dataclass(frozen=True)
 class TrainingDefaults:
-    """What a trainer uses unless told otherwise (SEAGULL.md, "Training")."""
+    """What a trainer uses unless told otherwise (docs/method.md, "Training")."""
 
     stage1_lr: float
     stage1_epochs: int
@@ -90,7 +90,7 @@ class SeagullConfig:
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj",
                                      "gate_proj", "up_proj", "down_proj")
     # Train the LM head in full as well (needed by a random tiny LLaMA to learn at all:
-    # PROBES.md, "A random tiny LLaMA with LoRA only and a frozen random lm_head barely learns").
+    # docs/method.md, "A LLaMA trained from scratch").
     train_lm_head: bool = False
     training: TrainingDefaults = field(default_factory=lambda: TrainingDefaults(
         stage1_lr=4e-5, stage1_epochs=1, stage2_lr=1e-5, stage2_epochs=5, batch_size=32))

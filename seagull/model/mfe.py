@@ -1,6 +1,6 @@
 """The Mask-based Feature Extractor (MFE): per region, a global-view and a local-view token.
 
-Per region (paper §4.2, SEAGULL.md "The model"), with stage features F_j (C_j × h_j × w_j):
+Per region (paper §4.2, docs/method.md "The model"), with stage features F_j (C_j × h_j × w_j):
 
 - basic tokens  B_j = FC_j(mask_pool(M, F_j)) ∈ R^P;
 - global tokens G_j = CA(Q = SA(B_j), K = V = FC'_j(F_j as C_j tokens of h_j·w_j values)):

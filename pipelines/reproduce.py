@@ -77,11 +77,7 @@ def _cli(argv: list[str]) -> None:
     from seagull.cli import build_parser
     from seagull.errors import ConfigError
 
-    parser = build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command").choices
-    if argv[0] not in commands:
-        raise ConfigError(f"`seagull {argv[0]}` is not in this version: reproduce needs it")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     rc = int(args._run(args) or 0)
     if rc:
         raise ConfigError(f"`seagull {' '.join(argv)}` exited with {rc}")

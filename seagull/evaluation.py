@@ -360,11 +360,3 @@ def write_outputs(table: pa.Table, out_dir: str | Path, name: str = "model",
     write_plots(stored, report, out, name)
     return report
 
-
-def read_report(report_dir: str | Path) -> dict:
-    """``report.json`` of an evaluation folder."""
-    path = Path(report_dir) / REPORT_JSON
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: no report (run `seagull evaluate` first)") from None

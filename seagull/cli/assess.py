@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mask:
         mask = load_rle_mask(args.mask, image.shape[:2])
     else:
-        from seagull.regions import build_segmenter  # the regions issue's segmenter
+        from seagull.regions import build_segmenter
 
         segmenter = build_segmenter(sam_checkpoint=args.sam_checkpoint)
         segmenter.set_image(image)

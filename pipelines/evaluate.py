@@ -113,13 +113,14 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``seagull evaluate`` and ``python -m pipelines.evaluate``."""
     from seagull.cli._args import positive_int
+    from seagull.data.split import SPLITS
 
     parser.add_argument("--model", required=True,
                         help="a saved model folder (Seagull save_pretrained, a training run's "
                              "folder holding model/, or a crop baseline)")
     parser.add_argument("--data", required=True,
                         help="dataset root holding manifest.json and rois/")
-    parser.add_argument("--split", default="test", choices=("train", "test"))
+    parser.add_argument("--split", default="test", choices=SPLITS)
     parser.add_argument("--out", required=True, help="report folder (created)")
     parser.add_argument("--name", help="the model's name in the tables (default: the folder)")
     parser.add_argument("--actors", type=positive_int, default=1,

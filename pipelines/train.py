@@ -371,6 +371,7 @@ def _copy_model(checkpoint, target: Path) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from seagull.cli._args import fraction, non_negative_int, positive_int, seed
+    from seagull.data.split import SPLITS
 
     p.add_argument("--stage", type=int, choices=(1, 2), required=True,
                    help="1: pre-train on Seagull-100w; 2: fine-tune on Seagull-3k from --init")
@@ -415,7 +416,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "only, 1 the JIRs only, anything between both (the paper's set)")
     p.add_argument("--checkpoint-every", type=positive_int, default=50,
                    help="steps between checkpoints (and validations) (default 50)")
-    p.add_argument("--val-split", choices=("train", "test"),
+    p.add_argument("--val-split", choices=SPLITS,
                    help="validate on this split at every checkpoint; keeps the best by SROCC")
     p.add_argument("--val-max-regions", type=positive_int, default=64,
                    help="regions validated (the first N of the split; default 64)")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from seagull.data.split import SPLITS  # noqa: F401 - its one home is the light split module
 from seagull.errors import DatasetError
 
 SCHEMA_VERSION = 1
@@ -31,7 +32,6 @@ SCHEMA_VERSION = 1
 REFERENCE = "reference"
 AUTHENTIC = "authentic"  # a Seagull-3k photograph: no reference, distortions from ratings
 
-SPLITS = ("train", "test")
 REGION_KINDS = ("object", "component")
 
 DISTORTION_ENTRY = pa.struct([

@@ -24,7 +24,7 @@ from seagull.errors import ConfigError, WeightsNotFoundError
 class SeagullAssessor:
     """``SeagullPredictor`` behind the harness's ``assess_regions`` interface."""
 
-    TASKS = ("quality", "importance", "distortion")
+    from seagull.labels.instructions import TASKS
 
     def __init__(self, model):
         from seagull.model import SeagullPredictor

@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     from seagull.errors import ImageDecodeError, InvalidInputError, WeightsNotFoundError
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    known = ("quality", "importance", "distortion")
+    from seagull.labels.instructions import TASKS as known
+
     if not tasks or any(t not in known for t in tasks):
         raise InvalidInputError(f"--tasks {args.tasks!r}: choose from {', '.join(known)}")
     if not args.model:

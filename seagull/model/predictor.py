@@ -179,7 +179,7 @@ class SeagullPredictor:
         return {"yes": ins.parse_answer(task, text).get("yes"), "text": text}
 
     # ---- the public answer -------------------------------------------------------------
-    def assess(self, mask, tasks: Sequence[str] = ("quality", "importance", "distortion"),
+    def assess(self, mask, tasks: Sequence[str] = ins.TASKS,
                use_cache: bool = True):
         """Assess one region (H×W bool mask → dict) or several (a list of masks → list of dicts).
 

@@ -261,7 +261,8 @@ def run_mini(s: MiniSettings) -> dict:
             label = labels[name]
             reports[label].append(evaluate(
                 model_dir, data, out / "reports" / f"{_slug(label)}-seed{seed}", split="test",
-                name=f"{label} (seed {seed})", actors=EVAL_ACTORS, address=s.address))
+                name=f"{label} (seed {seed})", actors=EVAL_ACTORS, address=s.address,
+                feature_cache=out / "features"))
             timings[f"evaluate_{key}"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     seeds = ", ".join(map(str, s.seeds))

@@ -32,10 +32,16 @@ class SeagullAssessor:
         self.model = model
         self.predictor = SeagullPredictor(model)
 
-    def assess_regions(self, image: np.ndarray, masks: Sequence[np.ndarray]) -> list[dict]:
+    @property
+    def caches_features(self) -> bool:
+        """Whether ``assess_regions`` takes the image's id (the model has a feature cache)."""
+        return self.model.feature_cache is not None
+
+    def assess_regions(self, image: np.ndarray, masks: Sequence[np.ndarray],
+                       image_id: str | None = None) -> list[dict]:
         if not masks:
             return []
-        self.predictor.set_image(image)
+        self.predictor.set_image(image, image_id)
         return self.predictor.assess(list(masks), tasks=self.TASKS)
 
 
@@ -64,8 +70,13 @@ def model_kind(model_dir: str | Path) -> str:
 
 
 def load_assessor(model_dir: str | Path, *, use_global: bool | None = None,
-                  use_local: bool | None = None, threads: int | None = None):
-    """The assessor saved in ``model_dir`` (or ``model_dir/model``), in eval mode on CPU."""
+                  use_local: bool | None = None, threads: int | None = None,
+                  feature_cache: str | Path | None = None):
+    """The assessor saved in ``model_dir`` (or ``model_dir/model``), in eval mode on CPU.
+
+    ``feature_cache``: a folder of frozen-encoder features shared with training and other
+    evaluations (``seagull.model.feature_cache``; a Seagull model only, under the subfolder of
+    its encoder), so every model row of an ablation study encodes each test image once."""
     import torch
 
     if threads:
@@ -87,4 +98,9 @@ def load_assessor(model_dir: str | Path, *, use_global: bool | None = None,
         model.config = model.config.replace(**changes)
         model.mfe.use_global = model.config.use_global
         model.mfe.use_local = model.config.use_local
+    if feature_cache is not None:
+        from seagull.model.feature_cache import FeatureCache, cache_key
+
+        model.feature_cache = FeatureCache(Path(feature_cache)
+                                           / cache_key(model.config, model.encoder))
     return SeagullAssessor(model)

@@ -154,7 +154,10 @@ def prediction_rows(assessor: Assessor, row: Mapping, split: str | None = None) 
         return []
     image = decode_image(row["encoded"])
     masks = [decode_mask(r["mask"]) for r in row["regions"]]
-    results = assessor.assess_regions(image, masks)
+    if getattr(assessor, "caches_features", False):
+        results = assessor.assess_regions(image, masks, image_id=row["image_id"])
+    else:
+        results = assessor.assess_regions(image, masks)
     if len(results) != len(masks):
         raise ValueError(f"assessor answered {len(results)} results for {len(masks)} regions")
     return [prediction_row(row, region, result)

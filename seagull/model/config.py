@@ -64,6 +64,10 @@ class SeagullConfig:
     local_channels: int = 5  # first 1×1 conv of the local view: 3 → local_channels
     local_pool: int = 4  # each of the two local stages average-pools by this factor
     local_mlp_dim: int = 512  # hidden width of the local view's 3-layer MLP
+    # The region's size and place in the image (area share, box) as an input of the global
+    # view: mask pooling averages, so without it the MFE cannot tell a large region from a
+    # small one of the same content. Off in the paper's MFE; docs/model.md has the measurement.
+    mfe_region_geometry: bool = False
     use_global: bool = True  # ablation switch: drop <global> (its embedding becomes zeros)
     use_local: bool = True  # ablation switch: drop <local>
     # LLM (LLaMA family): a pretrained folder (Vicuna) or trained from scratch with the project's

@@ -10,7 +10,7 @@ The recipe, in order (every stage is a function of ``seagull.data.factory``):
 Stages stream: a source's parts are labelled while later sources are still rendering. The
 segmenter and the labeller load their models once per actor. Actors ask for fractional CPUs by
 default: on a 2-CPU machine a pool that reserves every CPU starves the tasks that feed it and
-the pipeline never finishes (PROBES.md).
+the pipeline never finishes (docs/method.md).
 
 Resume: a source is done when its ``rois`` (or ``errors``) shard exists; a rerun with the same
 parameters skips those and redoes the rest, so a killed run loses nothing and writes nothing

@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                        f"--split test) into {out / 'report'}")
     if seagull(["evaluate", "--model", str(out / "train"), "--data",
                 str(out / "seagull-100w-heldout"), "--split", "test", "--out",
-                str(out / "report"), "--name", "seagull-small", "--actors", "2"]) != 0:
+                str(out / "report"), "--name", "seagull-small", "--actors", "2",
+                "--feature-cache", str(out / "features")]) != 0:
         return 1
     print(f"    report: {out / 'report' / 'report.md'} and PNG plots beside it")
     done(t)

@@ -25,12 +25,13 @@ class AssessBatch:
     """Ray Data actor: the model is loaded once, in ``__init__``; ``__call__`` maps a batch of
     ``rois`` rows (Arrow) to prediction rows (Arrow, ``PREDICTIONS_SCHEMA``)."""
 
-    def __init__(self, model_dir: str, split: str, use_global, use_local, threads: int):
+    def __init__(self, model_dir: str, split: str, use_global, use_local, threads: int,
+                 feature_cache: str | None = None):
         from seagull.assessors import load_assessor
 
         self.split = split
         self.assessor = load_assessor(model_dir, use_global=use_global, use_local=use_local,
-                                      threads=threads)
+                                      threads=threads, feature_cache=feature_cache)
 
     def __call__(self, batch):
         import pyarrow as pa
@@ -62,11 +63,13 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
              split: str = "test", actors: int = 1, cpus_per_actor: float = 0.5,
              batch_size: int = 2, threads: int = 1, use_global: bool | None = None,
              use_local: bool | None = None, name: str | None = None,
-             address: str | None = None) -> dict:
+             address: str | None = None, feature_cache: str | Path | None = None) -> dict:
     """Run the evaluation and write every output to ``out_dir``; return the report.
 
     ``actors`` × ``cpus_per_actor`` CPUs go to inference (fractional, so that Ray Data's read
-    tasks keep a CPU on a small machine: PROBES.md); ``batch_size`` images per actor call.
+    tasks keep a CPU on a small machine: docs/method.md); ``batch_size`` images per actor call.
+    ``feature_cache``: a folder of frozen-encoder features (as ``seagull train --feature-cache``)
+    that the actors read and fill, so images another run encoded are not encoded again.
     """
     import pyarrow as pa
     import ray
@@ -91,7 +94,9 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
         AssessBatch,
         fn_constructor_kwargs={"model_dir": str(model_dir), "split": split,
                                "use_global": use_global, "use_local": use_local,
-                               "threads": threads},
+                               "threads": threads,
+                               "feature_cache": None if feature_cache is None
+                               else str(Path(feature_cache).resolve())},
         batch_size=batch_size, batch_format="pyarrow", num_cpus=cpus_per_actor,
         compute=ray.data.ActorPoolStrategy(size=actors))
     parts = [t for t in (ray.get(ref) for ref in predicted.to_arrow_refs()) if t.num_rows]
@@ -113,13 +118,14 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``seagull evaluate`` and ``python -m pipelines.evaluate``."""
     from seagull.cli._args import positive_int
+    from seagull.data.split import SPLITS
 
     parser.add_argument("--model", required=True,
                         help="a saved model folder (Seagull save_pretrained, a training run's "
                              "folder holding model/, or a crop baseline)")
     parser.add_argument("--data", required=True,
                         help="dataset root holding manifest.json and rois/")
-    parser.add_argument("--split", default="test", choices=("train", "test"))
+    parser.add_argument("--split", default="test", choices=SPLITS)
     parser.add_argument("--out", required=True, help="report folder (created)")
     parser.add_argument("--name", help="the model's name in the tables (default: the folder)")
     parser.add_argument("--actors", type=positive_int, default=1,
@@ -134,6 +140,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ablation: switch the global tokens off at inference")
     parser.add_argument("--no-local", action="store_true",
                         help="ablation: switch the local tokens off at inference")
+    parser.add_argument("--feature-cache", metavar="DIR",
+                        help="a folder of frozen-encoder features shared with training and "
+                             "other evaluations (as seagull train --feature-cache): each image "
+                             "is encoded once for all of them")
     parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a "
                                           "local Ray started on demand)")
 
@@ -147,7 +157,7 @@ def run_from_args(args: argparse.Namespace) -> dict:
                     cpus_per_actor=args.cpus_per_actor, batch_size=args.batch_size,
                     threads=args.threads, use_global=False if args.no_global else None,
                     use_local=False if args.no_local else None, name=args.name,
-                    address=args.address)
+                    address=args.address, feature_cache=args.feature_cache)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,7 +56,9 @@ def ingest(ratings_path: str, out: str, test_fraction: float = 0.2, seed: int = 
             path = posixpath.join(layout.table_dir(table), f"{name}.parquet")
             write_table_atomic(layout.fs, path,
                                to_table(table_rows[start:start + SHARD_IMAGES], table))
-    splits = {s: sum(r["split"] == s for r in rows.images) for s in ("train", "test")}
+    from seagull.data.split import SPLITS
+
+    splits = {s: sum(r["split"] == s for r in rows.images) for s in SPLITS}
     manifest.update(status="complete", counts={
         "images": len(rows.images), "rois": len(rows.rois), "regions": rows.n_regions,
         "ratings": rows.n_ratings, "errors": 0, "images_by_split": splits})

@@ -77,11 +77,7 @@ def _cli(argv: list[str]) -> None:
     from seagull.cli import build_parser
     from seagull.errors import ConfigError
 
-    parser = build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command").choices
-    if argv[0] not in commands:
-        raise ConfigError(f"`seagull {argv[0]}` is not in this version: reproduce needs it")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     rc = int(args._run(args) or 0)
     if rc:
         raise ConfigError(f"`seagull {' '.join(argv)}` exited with {rc}")
@@ -265,7 +261,8 @@ def run_mini(s: MiniSettings) -> dict:
             label = labels[name]
             reports[label].append(evaluate(
                 model_dir, data, out / "reports" / f"{_slug(label)}-seed{seed}", split="test",
-                name=f"{label} (seed {seed})", actors=EVAL_ACTORS, address=s.address))
+                name=f"{label} (seed {seed})", actors=EVAL_ACTORS, address=s.address,
+                feature_cache=out / "features"))
             timings[f"evaluate_{key}"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     seeds = ", ".join(map(str, s.seeds))

@@ -1,4 +1,4 @@
-"""Two-stage training on Ray Train with DeepSpeed ZeRO (SEAGULL.md, "Training").
+"""Two-stage training on Ray Train with DeepSpeed ZeRO (docs/method.md, "Training").
 
     python -m pipelines.train --stage 1 --data DATASET_ROOT --out RUN_DIR [--preset tiny]
     python -m pipelines.train --stage 2 --data DATASET_3K --out RUN2 --init RUN_DIR/model
@@ -243,7 +243,7 @@ def launch(args: argparse.Namespace) -> dict:
     use_gpu = gpus > 0 and not args.cpu
     workers = args.workers or (gpus if use_gpu else 2)
     cpus = ray.cluster_resources().get("CPU", 1)
-    # On CPUs, half the machine for the workers: Ray Data's feed needs the rest (PROBES.md).
+    # On CPUs, half the machine for the workers: Ray Data's feed needs the rest (docs/method.md).
     cpus_per_worker = args.cpus_per_worker or (1.0 if use_gpu else min(1.0, cpus / (2 * workers)))
     cfg = train_config(
         args.stage, model_config, workers, lr=args.lr, epochs=args.epochs,
@@ -371,6 +371,7 @@ def _copy_model(checkpoint, target: Path) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from seagull.cli._args import fraction, non_negative_int, positive_int, seed
+    from seagull.data.split import SPLITS
 
     p.add_argument("--stage", type=int, choices=(1, 2), required=True,
                    help="1: pre-train on Seagull-100w; 2: fine-tune on Seagull-3k from --init")
@@ -415,7 +416,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "only, 1 the JIRs only, anything between both (the paper's set)")
     p.add_argument("--checkpoint-every", type=positive_int, default=50,
                    help="steps between checkpoints (and validations) (default 50)")
-    p.add_argument("--val-split", choices=("train", "test"),
+    p.add_argument("--val-split", choices=SPLITS,
                    help="validate on this split at every checkpoint; keeps the best by SROCC")
     p.add_argument("--val-max-regions", type=positive_int, default=64,
                    help="regions validated (the first N of the split; default 64)")

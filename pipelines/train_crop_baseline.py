@@ -17,12 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     from seagull.baselines.crop_cnn import CropBaselineConfig, train_crop_baseline
     from seagull.cli import setup_logging
     from seagull.cli._args import positive_int, seed
+    from seagull.data.split import SPLITS
 
     p = argparse.ArgumentParser(prog="python -m pipelines.train_crop_baseline",
                                 description=__doc__)
     p.add_argument("--data", required=True, help="dataset root holding manifest.json and rois/")
     p.add_argument("--out", required=True, help="model folder (created)")
-    p.add_argument("--split", default="train", choices=("train", "test"))
+    p.add_argument("--split", default="train", choices=SPLITS)
     p.add_argument("--steps", type=positive_int, default=2000)
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)

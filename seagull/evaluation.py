@@ -77,7 +77,7 @@ PREDICTIONS_SCHEMA = pa.schema([
     pa.field("quality_level_label", pa.string()),
     pa.field("quality_level", pa.string(), nullable=False),
     pa.field("quality_probabilities", _PROBS, nullable=False),  # 5, bin 0 (bad) first
-    pa.field("importance_label", pa.float64()),  # null where undefined (SEAGULL.md)
+    pa.field("importance_label", pa.float64()),  # null where undefined (docs/method.md, labels)
     pa.field("importance_score", pa.float64(), nullable=False),
     pa.field("importance_level_label", pa.string()),
     pa.field("importance_level", pa.string(), nullable=False),
@@ -154,7 +154,10 @@ def prediction_rows(assessor: Assessor, row: Mapping, split: str | None = None) 
         return []
     image = decode_image(row["encoded"])
     masks = [decode_mask(r["mask"]) for r in row["regions"]]
-    results = assessor.assess_regions(image, masks)
+    if getattr(assessor, "caches_features", False):
+        results = assessor.assess_regions(image, masks, image_id=row["image_id"])
+    else:
+        results = assessor.assess_regions(image, masks)
     if len(results) != len(masks):
         raise ValueError(f"assessor answered {len(results)} results for {len(masks)} regions")
     return [prediction_row(row, region, result)
@@ -360,11 +363,3 @@ def write_outputs(table: pa.Table, out_dir: str | Path, name: str = "model",
     write_plots(stored, report, out, name)
     return report
 
-
-def read_report(report_dir: str | Path) -> dict:
-    """``report.json`` of an evaluation folder."""
-    path = Path(report_dir) / REPORT_JSON
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: no report (run `seagull evaluate` first)") from None

@@ -1,4 +1,4 @@
-"""The paper's metrics (SEAGULL.md, "Evaluation").
+"""The paper's metrics (docs/method.md, "Evaluation").
 
 - ``srocc`` / ``plcc``: Spearman and Pearson correlation between predicted scores and labels.
 - ``sample_prf``: sample-average precision, recall and F1 of label *sets* (multi-label): per

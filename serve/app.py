@@ -40,6 +40,7 @@ from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seagull.errors import ConfigError, InvalidInputError, SeagullError
+from seagull.labels.instructions import TASKS
 from serve import errors as http_errors
 from serve.errors import (
     MalformedRequestError,
@@ -326,7 +327,7 @@ _JSON_FIELDS = {
                                               "counts": {"type": "string"}}},
     "prompts": {"type": "array", "items": {"type": "object"}},
     "tasks": {"type": "array", "items": {"type": "string"},
-              "example": ["quality", "importance", "distortion"]},
+              "example": list(TASKS)},
     "overlay": {"type": "boolean"},
 }
 

@@ -59,17 +59,11 @@ class _PerImage:
 
 
 def predict_scored(segmenter, prompt: dict) -> tuple[np.ndarray, float | None]:
-    """(H×W bool mask, score or None) for a point/points/box prompt.
-
-    The segmenter's public ``predict`` gives the mask; a segmenter that also offers
-    ``predict_with_score`` gives SAM's predicted IoU (or its own confidence) as the score.
-    """
+    """(H×W bool mask, score or None) for a point/points/box prompt: the segmenter's
+    ``predict_with_score`` (SAM's predicted IoU; None where the segmenter has no score)."""
     kwargs = {k: prompt[k] for k in ("point", "points", "labels", "box") if k in prompt}
-    scored = getattr(segmenter, "predict_with_score", None)
-    if scored is not None:
-        mask, score = scored(**kwargs)
-        return np.asarray(mask, dtype=bool), float(score)
-    return np.asarray(segmenter.predict(**kwargs), dtype=bool), None
+    mask, score = segmenter.predict_with_score(**kwargs)
+    return np.asarray(mask, dtype=bool), score
 
 
 class SegmenterCore(_PerImage):

@@ -14,8 +14,8 @@ import math
 from collections.abc import Mapping
 
 from seagull.errors import EmptyMaskError, InvalidInputError, MaskShapeError
+from seagull.labels.instructions import TASKS  # the service's tasks are the model's
 
-TASKS: tuple[str, ...] = ("quality", "importance", "distortion")
 PROMPT_KEYS: tuple[str, ...] = ("point", "points", "labels", "box", "mask")
 
 

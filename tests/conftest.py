@@ -45,7 +45,7 @@ def ray_session():
 
     Tests that need Ray take this fixture; it starts Ray on first use and shuts it down at the
     end of the session. Two logical CPUs on a 2-core machine: actors and tasks must ask for
-    fractions (PROBES.md: a pool that takes every CPU deadlocks Ray Data).
+    fractions (docs/method.md: a pool that takes every CPU deadlocks Ray Data).
     """
     import ray
 

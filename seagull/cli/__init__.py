@@ -38,15 +38,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 log = logging.getLogger("seagull")
 
 
-def _load(module: str):
-    try:
-        return importlib.import_module(f"seagull.cli.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"seagull.cli.{module}":
-            return None  # not part of this version yet
-        raise
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seagull",
@@ -57,17 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="more log output (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    missing = []
     for name, module, help_text in COMMANDS:
-        mod = _load(module)
-        if mod is None:
-            missing.append(name)
-            continue
+        mod = importlib.import_module(f"seagull.cli.{module}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
-    if missing:
-        parser.epilog = "not in this version yet: " + ", ".join(missing)
     return parser
 
 

@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     from seagull.errors import ImageDecodeError, InvalidInputError, WeightsNotFoundError
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    known = ("quality", "importance", "distortion")
+    from seagull.labels.instructions import TASKS as known
+
     if not tasks or any(t not in known for t in tasks):
         raise InvalidInputError(f"--tasks {args.tasks!r}: choose from {', '.join(known)}")
     if not args.model:
@@ -99,21 +100,18 @@ def run(args: argparse.Namespace) -> int:
     if args.mask:
         mask = load_rle_mask(args.mask, image.shape[:2])
     else:
-        from seagull.regions import build_segmenter  # the regions issue's segmenter
+        from seagull.regions import build_segmenter
 
         segmenter = build_segmenter(sam_checkpoint=args.sam_checkpoint)
         segmenter.set_image(image)
         mask = segmenter.predict(point=args.point) if args.point is not None else \
             segmenter.predict(box=args.box)
 
-    from pathlib import Path
 
+    from seagull.assessors import resolve_model_dir
     from seagull.model import SeagullModel, SeagullPredictor
-    from seagull.model.seagull_model import CONFIG_FILE
 
-    model_dir = Path(args.model)
-    if not (model_dir / CONFIG_FILE).is_file() and (model_dir / "model" / CONFIG_FILE).is_file():
-        model_dir = model_dir / "model"  # a training run's folder: its final model
+    model_dir = resolve_model_dir(args.model)  # a model folder or a training run's
     model = SeagullModel.from_pretrained(model_dir, llm_path=args.llm,
                                          encoder_weights=args.encoder_weights)
     predictor = SeagullPredictor(model)

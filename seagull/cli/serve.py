@@ -36,14 +36,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve_model(model: str | None):
+    """The model folder the replicas will load, checked here before Ray starts: a model folder
+    or a training run's (``seagull.assessors.resolve_model_dir``, as every command accepts),
+    holding a Seagull model whose files are all there (``SeagullModel.read_saved``)."""
     from pathlib import Path
 
+    from seagull.assessors import model_kind, resolve_model_dir
     from seagull.errors import InvalidArgumentError
+    from seagull.model import SeagullModel
 
     if model:
         path = Path(model).expanduser().resolve()
         if not path.is_dir():
             raise InvalidArgumentError(f"--model {model}: not a folder")
+        path = resolve_model_dir(path)
+        if model_kind(path) != "seagull":
+            raise InvalidArgumentError(f"--model {model}: a crop baseline, which the service "
+                                       "does not serve (it serves Seagull models)")
+        SeagullModel.read_saved(path)
         return str(path)
     from serve.models import default_model_dir
 

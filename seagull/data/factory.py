@@ -60,6 +60,7 @@ class FactoryParams:
     test_fraction: float = DEFAULT_TEST_FRACTION_100W
 
     def __post_init__(self) -> None:
+        from seagull.isp.distortions import N_LEVELS
         from seagull.labels.levels import DISTORTION_TYPES
 
         if self.types is not None:
@@ -69,9 +70,10 @@ class FactoryParams:
                     f"unknown distortion type(s) {unknown}; types: {', '.join(DISTORTION_TYPES)}")
             object.__setattr__(self, "types", tuple(self.types))
         if self.levels is not None:
-            bad = [lv for lv in self.levels if not 0 <= int(lv) <= 19]
+            bad = [lv for lv in self.levels if not 0 <= int(lv) < N_LEVELS]
             if bad or not self.levels:
-                raise InvalidArgumentError(f"levels must be in 0…19, got {list(self.levels)}")
+                raise InvalidArgumentError(f"levels must be in 0…{N_LEVELS - 1}, got "
+                                           f"{list(self.levels)}")
             object.__setattr__(self, "levels", tuple(int(lv) for lv in self.levels))
         if self.long_side is not None and self.long_side <= 0:
             raise InvalidArgumentError(f"long side must be positive, got {self.long_side}")

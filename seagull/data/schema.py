@@ -1,4 +1,5 @@
-"""The Arrow schemas of the dataset tables, defined once (DESIGN.md, "Data contracts").
+"""The Arrow schemas of the dataset tables, defined once (docs/dataset.md, "Output and its
+guarantees").
 
 Tables and their rows
 - ``images``: the catalogue, one row per render (a reference, a distorted render, or an
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from seagull.data.split import SPLITS  # noqa: F401 - its one home is the light split module
 from seagull.errors import DatasetError
 
 SCHEMA_VERSION = 1
@@ -30,7 +32,6 @@ SCHEMA_VERSION = 1
 REFERENCE = "reference"
 AUTHENTIC = "authentic"  # a Seagull-3k photograph: no reference, distortions from ratings
 
-SPLITS = ("train", "test")
 REGION_KINDS = ("object", "component")
 
 DISTORTION_ENTRY = pa.struct([

@@ -44,6 +44,7 @@ from collections.abc import Iterable
 from seagull.data.ids import unit_interval
 from seagull.errors import InvalidArgumentError
 
+SPLITS = ("train", "test")  # the values of every table's split column
 DEFAULT_TEST_FRACTION_100W = 0.05
 DEFAULT_TEST_FRACTION_3K = 0.20
 

@@ -14,7 +14,7 @@ image rows and many thousands of regions that reach the writer at different time
 staged under ``_staging/``, to a dot-prefixed temporary that is then renamed into place. A
 killed run therefore leaves only complete shards (and ignorable ``_``/``.`` names), and a rerun
 redoes exactly the sources without a shard. Ray Data's own checkpointing marks an input row
-done when *some* of its output rows are written, which loses rows after a crash (PROBES.md).
+done when *some* of its output rows are written, which loses rows after a crash (docs/method.md).
 
 On object stores (s3://, gs://) "rename" is a copy of a whole object: a reader still never
 sees a partial ``*.parquet`` object, which is the property that matters.

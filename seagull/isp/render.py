@@ -78,7 +78,7 @@ def _postprocess_args(saturation: int):
 
     # Linear 16-bit output: the tone curve and the (frozen) brightening are applied here, so
     # every variant shares them. The saturation level is frozen too (see `saturation_level`).
-    # Never noise_thr (it crashes libraw, PROBES.md).
+    # Never noise_thr (it crashes libraw: docs/method.md).
     return {"use_camera_wb": True, "demosaic_algorithm": rawpy.DemosaicAlgorithm.AHD,
             "output_color": rawpy.ColorSpace.sRGB, "output_bps": 16, "gamma": (1, 1),
             "no_auto_bright": True, "bright": 1.0,

@@ -1,5 +1,5 @@
-"""Region labels: the five-level scales, instruction/answer text, and (with the regions issue)
-full-reference labelling and Seagull-3k aggregation."""
+"""Region labels: the five-level scales, instruction/answer text, full-reference labelling and
+Seagull-3k aggregation."""
 
 
 def build_labeller(*args, **kwargs):

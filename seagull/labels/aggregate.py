@@ -1,4 +1,4 @@
-"""Seagull-3k: per-annotator ratings of a region → its labels (SEAGULL.md, "Seagull-3k").
+"""Seagull-3k: per-annotator ratings of a region → its labels (docs/method.md, "Seagull-3k").
 
 Ratings, per annotator and region:
 - each of the six distortion types: 0 extreme, 1 severe, 2 moderate, 3 minor, 4 trivial,

@@ -7,7 +7,7 @@ and is split so that whatever depends only on the reference is computed once:
 - ``score(x, ref)``: the score of a distorted tensor against a prepared reference;
 - ``replaced_scores(distorted, reference, ref, boxes, masks)``: the score of each "replaced
   image" (the reference with one region pasted from the distorted image) against the reference,
-  for the importance label (SEAGULL.md), computed without a full pass per region where possible.
+  for the importance label (docs/method.md), computed without a full pass per region where possible.
 
 ``GMSDScorer`` is the weight-free fallback; ``seagull.labels.topiq.TopiqScorer`` the learned one.
 """

@@ -1,4 +1,4 @@
-"""Instructions and answers (SEAGULL.md, "Instructions and answers").
+"""Instructions and answers (docs/method.md, "Instructions and answers").
 
 Questions are analysis instructions (AIR: quality, importance, distortion) and judgment
 instructions (JIR: yes/no). The authors did not release answer formats; ours (a decision) are

@@ -1,4 +1,4 @@
-"""Full-reference region labels of a distorted image (SEAGULL.md, "Labels").
+"""Full-reference region labels of a distorted image (docs/method.md, "Labels").
 
 Per region of a distorted image:
 
@@ -161,7 +161,7 @@ class Labeller:
                                                    context.reference_prepared, context.boxes,
                                                    context.masks, self.importance_method)
         else:
-            # No visible drop of the whole image: the share is undefined (SEAGULL.md), and the
+            # No visible drop of the whole image: the share is undefined (docs/method.md), and the
             # replaced images are not worth a pass; their score is the reference's.
             replaced = [s_ref] * len(context.masks)
         out = []

@@ -1,6 +1,6 @@
 """Turning prompts, answers and (image, mask, question, answer) samples into model inputs.
 
-Token layout of one sample (SEAGULL.md, "Instructions and answers"), ``N`` = image tokens:
+Token layout of one sample (docs/method.md, "Instructions and answers"), ``N`` = image tokens:
 
     <s> SYSTEM USER: <image>×N …Here is the region ▕ <global><local>. QUESTION ASSISTANT: ▕ ANSWER </s>
     └────────────── prefix: the same for every region and task of an image ─────────┘

@@ -21,7 +21,7 @@ LLM_TRAINING = ("lora", "full")  # LoRA adapters on a frozen LLM / every LLM wei
 
 @dataclass(frozen=True)
 class TrainingDefaults:
-    """What a trainer uses unless told otherwise (SEAGULL.md, "Training")."""
+    """What a trainer uses unless told otherwise (docs/method.md, "Training")."""
 
     stage1_lr: float
     stage1_epochs: int
@@ -64,6 +64,10 @@ class SeagullConfig:
     local_channels: int = 5  # first 1×1 conv of the local view: 3 → local_channels
     local_pool: int = 4  # each of the two local stages average-pools by this factor
     local_mlp_dim: int = 512  # hidden width of the local view's 3-layer MLP
+    # The region's size and place in the image (area share, box) as an input of the global
+    # view: mask pooling averages, so without it the MFE cannot tell a large region from a
+    # small one of the same content. Off in the paper's MFE; docs/model.md has the measurement.
+    mfe_region_geometry: bool = False
     use_global: bool = True  # ablation switch: drop <global> (its embedding becomes zeros)
     use_local: bool = True  # ablation switch: drop <local>
     # LLM (LLaMA family): a pretrained folder (Vicuna) or trained from scratch with the project's
@@ -90,7 +94,7 @@ class SeagullConfig:
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj",
                                      "gate_proj", "up_proj", "down_proj")
     # Train the LM head in full as well (needed by a random tiny LLaMA to learn at all:
-    # PROBES.md, "A random tiny LLaMA with LoRA only and a frozen random lm_head barely learns").
+    # docs/method.md, "A LLaMA trained from scratch").
     train_lm_head: bool = False
     training: TrainingDefaults = field(default_factory=lambda: TrainingDefaults(
         stage1_lr=4e-5, stage1_epochs=1, stage2_lr=1e-5, stage2_epochs=5, batch_size=32))

@@ -1,6 +1,6 @@
 """The Mask-based Feature Extractor (MFE): per region, a global-view and a local-view token.
 
-Per region (paper §4.2, SEAGULL.md "The model"), with stage features F_j (C_j × h_j × w_j):
+Per region (paper §4.2, docs/method.md "The model"), with stage features F_j (C_j × h_j × w_j):
 
 - basic tokens  B_j = FC_j(mask_pool(M, F_j)) ∈ R^P;
 - global tokens G_j = CA(Q = SA(B_j), K = V = FC'_j(F_j as C_j tokens of h_j·w_j values)):
@@ -73,6 +73,31 @@ def crop_region(image: np.ndarray, mask: np.ndarray, size: int, mean, std) -> to
     patch = F.interpolate(patch, size=(size, size), mode="bilinear", align_corners=False,
                           antialias=True)[0].clamp_(0, 1)
     return (patch - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+
+
+GEOMETRY_FEATURES = 6
+
+
+def region_geometry(coverage: torch.Tensor) -> torch.Tensor:
+    """R×6 of regions (coverage R×S×S): log and square root of the share of the image the region
+    covers, and its bounding box (centre x, centre y, width, height) as shares of the image's
+    sides. Mask pooling averages features, so this is all the MFE learns of a region's size."""
+    cover = coverage.float()
+    share = cover.flatten(1).mean(1).clamp_min(1e-6)
+    size = cover.shape[-1]
+    cols = (cover.sum(1) > 0).float()  # R×S: columns the region touches
+    rows = (cover.sum(2) > 0).float()
+    index = torch.arange(size, dtype=cover.dtype, device=cover.device)
+    big = size + 1.0
+
+    def span(hit):
+        first = torch.where(hit > 0, index, big).amin(1)
+        last = torch.where(hit > 0, index, -1.0).amax(1)
+        return (first + last + 1) / (2 * size), (last - first + 1) / size
+
+    cx, w = span(cols)
+    cy, h = span(rows)
+    return torch.stack([share.log() / 10, share.sqrt(), cx, cy, w, h], dim=1)
 
 
 def mask_pool(features: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
@@ -194,6 +219,8 @@ class MaskFeatureExtractor(nn.Module):
         self.basic_fuse = nn.Linear(P, hidden)  # FC2
         self.context_fuse = nn.Linear(P, hidden)  # FC3
         self.global_out = nn.Linear(2 * hidden, hidden)  # FC1
+        # The region's geometry (region_geometry) into the basic branch; not in the paper's MFE.
+        self.geometry = nn.Linear(GEOMETRY_FEATURES, P) if config.mfe_region_geometry else None
         self.local_view = LocalView(config.local_channels, config.local_pool,
                                     config.local_tokens_dim, config.mfe_heads,
                                     config.local_mlp_dim, hidden)
@@ -211,8 +238,11 @@ class MaskFeatureExtractor(nn.Module):
                  for proj, f in zip(self.basic_proj, features)]  # 4 × (R×P)
         context = [self.context_block(b[:, None], k[image_index])[:, 0]
                    for b, k in zip(basic, keys)]  # 4 × (R×P)
+        basic_sum = torch.stack(basic).sum(0)
+        if self.geometry is not None:
+            basic_sum = basic_sum + self.geometry(region_geometry(coverage).to(dtype))
         fused = torch.cat([self.context_fuse(torch.stack(context).sum(0)),
-                           self.basic_fuse(torch.stack(basic).sum(0))], dim=-1)
+                           self.basic_fuse(basic_sum)], dim=-1)
         return self.global_out(fused)
 
     def forward(self, features: list[torch.Tensor], coverage: torch.Tensor,

@@ -37,15 +37,18 @@ class SeagullPredictor:
 
     # ---- the image ---------------------------------------------------------------------
     @torch.no_grad()
-    def set_image(self, image) -> None:
-        """Encode ``image`` (H×W×3 uint8 numpy array or PIL image) and prefill the prompt prefix."""
+    def set_image(self, image, image_id: str | None = None) -> None:
+        """Encode ``image`` (H×W×3 uint8 numpy array or PIL image) and prefill the prompt prefix.
+        With an ``image_id`` and a model ``feature_cache``, an image encoded before (by training,
+        by another evaluation of the same encoder) is read back instead of encoded again."""
         from seagull.model.encoder import preprocess_image
 
         array = to_rgb8(image) if hasattr(image, "convert") else np.asarray(image)
         cfg = self.model.config
         pixels = preprocess_image(array, cfg.image_size, cfg.pixel_mean, cfg.pixel_std)
         self._image = array
-        self._ctx = self.model.image_context(pixels[None])
+        self._ctx = self.model.image_context(pixels[None], None if image_id is None
+                                             else [str(image_id)])
         prefix = torch.tensor([self.prompts.prefix_ids], device=self.model.device)
         self._prefix_embeds = self.model.embed(prefix, self._ctx["image_tokens"], None, None)
         out = self.model.llm(inputs_embeds=self._prefix_embeds, use_cache=True)
@@ -179,7 +182,7 @@ class SeagullPredictor:
         return {"yes": ins.parse_answer(task, text).get("yes"), "text": text}
 
     # ---- the public answer -------------------------------------------------------------
-    def assess(self, mask, tasks: Sequence[str] = ("quality", "importance", "distortion"),
+    def assess(self, mask, tasks: Sequence[str] = ins.TASKS,
                use_cache: bool = True):
         """Assess one region (H×W bool mask → dict) or several (a list of masks → list of dicts).
 

@@ -252,13 +252,13 @@ class SeagullModel(nn.Module):
         return directory
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, *, llm_path=None, encoder_weights=None,
-                        device=None, dtype: torch.dtype | None = None) -> SeagullModel:
-        """Rebuild a saved model exactly (independent of the global random seed)."""
-        from safetensors.torch import load_file
-
-        from seagull.model import llm as llm_lib
-
+    def read_saved(cls, directory: str | Path, *, llm_path=None, encoder_weights=None
+                   ) -> tuple[SeagullConfig, dict]:
+        """A saved model's config and the files its frozen parts come from (``{"llm": folder or
+        None, "encoder": file or None}``), checked without loading a tensor: what
+        ``from_pretrained`` will read is there, else a one-line ``WeightsNotFoundError`` or
+        ``ConfigError`` naming the folder. A service checks a model with it before it starts
+        anything."""
         directory = Path(directory)
         if not (directory / CONFIG_FILE).is_file():
             raise WeightsNotFoundError(f"model {directory}: no {CONFIG_FILE} (not a folder "
@@ -268,27 +268,55 @@ class SeagullModel(nn.Module):
             config = SeagullConfig.from_dict(meta["config"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"model {directory}: bad {CONFIG_FILE} ({exc})") from None
-        tokenizer = llm_lib.load_tokenizer(directory / TOKENIZER_DIR)
         sources = meta.get("sources", {})
-        llm = None
+        llm_dir = None
         if config.llm_init == "pretrained":
             llm_dir = llm_path or sources.get("llm")
             if not llm_dir:
                 raise WeightsNotFoundError(f"model {directory}: the LLM's folder is needed "
                                            "(llm_path=…)")
-            llm = llm_lib.load_llama(llm_dir)
-            llm_lib.check_llama(llm, config, llm_dir)
-            model_sources = {"llm": str(llm_dir)}
-        else:
-            model_sources = {}
+            if not Path(llm_dir).is_dir():
+                raise WeightsNotFoundError(f"model {directory}: its LLM folder {llm_dir} is "
+                                           "not there")
         spec = get_encoder_spec(config.encoder)
         if spec.weights == "checkpoint":
             encoder_weights = encoder_weights or sources.get("encoder")
             if not encoder_weights:
                 raise WeightsNotFoundError(f"model {directory}: the encoder's checkpoint is "
                                            "needed (encoder_weights=…)")
+            if not Path(encoder_weights).is_file():
+                raise WeightsNotFoundError(f"model {directory}: its encoder checkpoint "
+                                           f"{encoder_weights} is not there")
         elif spec.weights == "package":
-            encoder_weights = spec.weights_file()
+            encoder_weights = spec.weights_file()  # the installed package's, wherever it saved
+        else:
+            encoder_weights = None
+        for name in (TRAINABLE_FILE, TOKENIZER_DIR):
+            if not (directory / name).exists():
+                raise WeightsNotFoundError(f"model {directory}: {name} is missing")
+        return config, {"llm": None if llm_dir is None else str(llm_dir),
+                        "encoder": None if encoder_weights is None else str(encoder_weights)}
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, *, llm_path=None, encoder_weights=None,
+                        device=None, dtype: torch.dtype | None = None) -> SeagullModel:
+        """Rebuild a saved model exactly (independent of the global random seed)."""
+        from safetensors.torch import load_file
+
+        from seagull.model import llm as llm_lib
+
+        directory = Path(directory)
+        config, files = cls.read_saved(directory, llm_path=llm_path,
+                                       encoder_weights=encoder_weights)
+        tokenizer = llm_lib.load_tokenizer(directory / TOKENIZER_DIR)
+        llm = None
+        model_sources = {}
+        if files["llm"] is not None:
+            llm = llm_lib.load_llama(files["llm"])
+            llm_lib.check_llama(llm, config, files["llm"])
+            model_sources["llm"] = files["llm"]
+        spec = get_encoder_spec(config.encoder)
+        encoder_weights = files["encoder"]
         model = cls(config, tokenizer, llm)
         if spec.weights != "random":
             model.encoder.load_checkpoint(encoder_weights)

@@ -1,4 +1,4 @@
-"""Which proposed regions are kept: the area floor and near-duplicate removal (SEAGULL.md)."""
+"""Which proposed regions are kept: the area floor and near-duplicate removal (docs/method.md)."""
 
 from __future__ import annotations
 

@@ -52,6 +52,7 @@ class Segmenter:
     version: str = SEGMENTER_VERSION
     weights_hash: str = "fallback"
     fallback: bool = True
+    scores_masks: bool = False  # whether _predict's score says anything about the mask
 
     def __init__(self):
         self._image: np.ndarray | None = None
@@ -75,13 +76,19 @@ class Segmenter:
     def predict(self, point=None, *, points=None, labels=None, box=None) -> np.ndarray:
         """The mask (H×W bool) for a prompt: one ``point`` (x, y); or ``points`` with ``labels``
         (1 foreground, 0 background); and/or a ``box`` (x0, y0, x1, y1). Pixel coordinates."""
+        return self.predict_with_score(point, points=points, labels=labels, box=box)[0]
+
+    def predict_with_score(self, point=None, *, points=None, labels=None, box=None
+                           ) -> tuple[np.ndarray, float | None]:
+        """``predict``'s mask and the segmenter's confidence in it (SAM's predicted IoU), or
+        None for a segmenter that has none (``scores_masks`` False: the classical fallback)."""
         h, w = self.image_size
         coords, point_labels = self._check_points(point, points, labels, h, w)
         box_array = self._check_box(box, h, w) if box is not None else None
         if coords is None and box_array is None:
             raise InvalidInputError("prompt: give a point, points with labels, or a box")
-        mask, _ = self._predict(coords, point_labels, box_array)
-        return mask
+        mask, score = self._predict(coords, point_labels, box_array)
+        return mask, (float(score) if self.scores_masks else None)
 
     @staticmethod
     def _check_points(point, points, labels, h, w):
@@ -263,6 +270,7 @@ class SamSegmenter(Segmenter):
     """
 
     fallback = False
+    scores_masks = True  # SAM predicts each mask's IoU
 
     def __init__(self, sam, variant: str, sam_hash: str, detector=None):
         super().__init__()

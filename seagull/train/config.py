@@ -1,6 +1,6 @@
 """Training settings: a preset's defaults (``SeagullConfig.training``) plus what the user overrides.
 
-The paper (SEAGULL.md, "Training"): AdamW, cosine schedule with warm-up, a global batch of 32
+The paper (docs/method.md, "Training"): AdamW, cosine schedule with warm-up, a global batch of 32
 reached through gradient accumulation, lr 4e-5 for stage 1 and 1e-5 for stage 2, 1 and 5
 epochs, sequences up to 2,048 tokens. The ``tiny`` preset carries its own numbers. The global
 batch is split as ``micro_batch × workers × grad_accum``; all three are fixed before training

@@ -1,8 +1,8 @@
 """Running DeepSpeed on CPU-only machines: the one place where DeepSpeed is bent.
 
 Why: DeepSpeed 0.19 targets GPUs. On a CPU-only host (CI, laptops, the 2-core development
-machines) it works over gloo with ``DS_ACCELERATOR=cpu``, but (PROBES.md, "Ray Train + DeepSpeed
-on CPU"):
+machines) it works over gloo with ``DS_ACCELERATOR=cpu``, but (docs/method.md, "DeepSpeed on
+CPU"):
 
 - ``deepspeed.comm`` compiles a shared-memory all-reduce op with g++ on first use (~35 s per
   fresh cache). It serves only inference all-reduce, which training never calls, so the build is

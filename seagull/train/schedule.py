@@ -1,4 +1,4 @@
-"""The learning-rate schedule: linear warm-up, then cosine decay to zero (SEAGULL.md)."""
+"""The learning-rate schedule: linear warm-up, then cosine decay to zero (docs/method.md)."""
 
 from __future__ import annotations
 

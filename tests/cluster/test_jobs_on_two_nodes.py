@@ -52,7 +52,7 @@ def test_tiny_training_runs_as_a_job_on_both_nodes(two_node_cluster, tmp_path):
     data = write_rois_dataset(tmp_path / "data", n_images=6, size=64, test_images=1)
     run_dir = tmp_path / "run"
     # Nodes of 1 CPU each: the two workers (0.5 CPU) and Ray Data's feed (read tasks need a
-    # whole CPU, PROBES.md) cannot share one node, so the job's work spans both.
+    # whole CPU, docs/method.md) cannot share one node, so the job's work spans both.
     job = submit(two_node_cluster, "train-two-nodes", "train", "--stage", "1", "--data",
                  str(data), "--out", str(run_dir), "--preset", "tiny", "--workers", "2",
                  "--cpus-per-worker", "0.5", "--max-steps", "4", "--checkpoint-every", "2")

@@ -109,3 +109,46 @@ def test_ablation_switches_zero_the_dropped_token(mfe_and_features):
         gvt, lvt = mfe([f[:1] for f in features], coverage, crops)
         dropped, kept = (gvt, lvt) if flag == "use_global" else (lvt, gvt)
         assert torch.count_nonzero(dropped) == 0 and torch.count_nonzero(kept) > 0
+
+
+def test_region_geometry_is_the_share_and_the_box_of_the_region():
+    from seagull.model.mfe import region_geometry
+
+    cover = torch.zeros(3, 8, 8)
+    cover[0, 2:4, :] = 1  # two full rows
+    cover[1] = 1  # everything
+    cover[2, 6, 1] = 0.5  # half of one cell
+    g = region_geometry(cover)
+    share = torch.tensor([0.25, 1.0, 0.5 / 64])
+    assert torch.allclose(g[:, 0], share.log() / 10) and torch.allclose(g[:, 1], share.sqrt())
+    assert torch.allclose(g[0, 2:], torch.tensor([0.5, 0.375, 1.0, 0.25]))
+    assert torch.allclose(g[1, 2:], torch.tensor([0.5, 0.5, 1.0, 1.0]))
+    assert torch.allclose(g[2, 2:], torch.tensor([1.5 / 8, 6.5 / 8, 1 / 8, 1 / 8]))
+
+
+def test_region_geometry_lets_the_global_view_tell_sizes_apart(mfe_and_features):
+    """Mask pooling averages: on a uniform image a small and a large region of it give the same
+    global token. With ``mfe_region_geometry`` their tokens differ; the paper's MFE has no such
+    weights (its released names stay complete)."""
+    config, _, _ = mfe_and_features
+    S, L = config.image_size, config.local_size
+    features = [torch.ones(1, c, config.stage_size(j + 1), config.stage_size(j + 1))
+                for j, c in enumerate(config.encoder_dims)]
+    coverage = torch.zeros(2, S, S)
+    coverage[0, :16, :16] = 1
+    coverage[1, :48, :48] = 1
+    crops = torch.zeros(2, 3, L, L)
+    index = torch.zeros(2, dtype=torch.long)
+    torch.manual_seed(3)
+    plain = MaskFeatureExtractor(config, config.encoder_dims).eval()
+    torch.manual_seed(3)
+    sized = MaskFeatureExtractor(config.replace(mfe_region_geometry=True),
+                                 config.encoder_dims).eval()
+    with torch.no_grad():
+        a, _ = plain(features, coverage, crops, index)
+        b, _ = sized(features, coverage, crops, index)
+    assert torch.allclose(a[0], a[1], atol=1e-5)
+    assert not torch.allclose(b[0], b[1], atol=1e-3)
+    assert not any(name.startswith("geometry") for name, _ in plain.named_parameters())
+    assert {n for n, _ in sized.named_parameters()} - {n for n, _ in plain.named_parameters()} \
+        == {"geometry.weight", "geometry.bias"}

@@ -76,6 +76,37 @@ def test_evaluate_tiny_seagull_writes_every_file(ray_session, dataset, tiny_seag
         table.column("quality_score").to_pylist(), abs=1e-5)
 
 
+def test_evaluations_share_the_encoder_features_through_a_cache_folder(ray_session, dataset,
+                                                                       tiny_seagull, tmp_path):
+    """`--feature-cache DIR`: the first evaluation encodes each test image once into DIR, a
+    second (another model row with the same encoder) reads them all back, answers unchanged."""
+    import pyarrow.parquet as pq
+
+    from seagull.assessors import load_assessor
+
+    cache = tmp_path / "features"
+    args = ["evaluate", "--model", str(tiny_seagull), "--data", str(dataset), "--split", "test",
+            "--feature-cache", str(cache)]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    files = sorted(cache.glob("*/*.safetensors"))
+    test_images = set(pq.read_table(tmp_path / "a" / "predictions.parquet")
+                      .column("image_id").to_pylist())
+    assert {f.stem for f in files} == test_images
+    stamps = [f.stat().st_mtime_ns for f in files]
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert [f.stat().st_mtime_ns for f in files] == stamps  # read, not written again
+    a = pq.read_table(tmp_path / "a" / "predictions.parquet")
+    b = pq.read_table(tmp_path / "b" / "predictions.parquet")
+    assert a.column("quality_score").to_pylist() == b.column("quality_score").to_pylist()
+    plain = predict_split(load_assessor(tiny_seagull, threads=1), str(dataset), "test")
+    assert plain.column("quality_score").to_pylist() == pytest.approx(
+        a.column("quality_score").to_pylist(), abs=1e-5)
+    assessor = load_assessor(tiny_seagull, feature_cache=cache)
+    predict_split(assessor, str(dataset), "test")
+    assert assessor.model.feature_cache.misses == 0
+    assert assessor.model.feature_cache.hits == len(test_images)
+
+
 def test_global_tokens_switch_changes_importance(dataset, tiny_seagull):
     from seagull.assessors import load_assessor
 

@@ -85,3 +85,34 @@ def test_foreground_serve_answers_a_click_and_stops_on_sigterm(tmp_path):
             process.wait()
         log.close()
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_the_model_is_resolved_and_checked_before_ray_starts(tmp_path):
+    """`--model` takes a model folder or a training run's folder (as assess and evaluate do);
+    a folder that cannot be served is a one-line error here, not in a replica after start-up."""
+    import json
+
+    import torch
+
+    from seagull.cli.serve import _resolve_model
+    from seagull.errors import InvalidArgumentError, WeightsNotFoundError
+    from seagull.model import SeagullModel
+
+    torch.manual_seed(0)
+    run = tmp_path / "run"
+    SeagullModel.from_preset("tiny").save_pretrained(run / "model")
+    assert _resolve_model(str(run)) == str((run / "model").resolve())
+    assert _resolve_model(str(run / "model")) == str((run / "model").resolve())
+    with pytest.raises(WeightsNotFoundError, match="neither seagull_config.json"):
+        _resolve_model(str(tmp_path))
+    (run / "model" / "trainable.safetensors").unlink()
+    with pytest.raises(WeightsNotFoundError, match="trainable.safetensors is missing"):
+        _resolve_model(str(run))
+    crop = tmp_path / "crop"
+    crop.mkdir()
+    (crop / "crop_baseline.json").write_text(json.dumps({}))
+    with pytest.raises(InvalidArgumentError, match="crop baseline"):
+        _resolve_model(str(crop))
+    result = _seagull("serve", "--model", str(run))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "trainable.safetensors is missing" in result.stderr and "Ray" not in result.stderr

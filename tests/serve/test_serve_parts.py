@@ -279,6 +279,7 @@ def test_segmenter_core_caches_per_image_and_reports_unknown_images():
 
     a, b, c, d = asyncio.run(main())
     assert [r["cache"] for r in (a, b, c, d)] == ["miss", "hit", "miss", "miss"]
+    assert a["score"] is None  # the classical fallback has no confidence to give
     assert fetched == ["one", "two", "one", "three"]
     assert a["mask"] == d["mask"]
     x0, y0, x1, y1 = RECT
@@ -453,3 +454,6 @@ def test_segmenter_core_caches_sam_embeddings(tiny_sam_file):
     expected = reference.predict(box=(10.0, 14.0, 70.0, 78.0))
     assert (decode(again["mask"]) == expected).all()
     assert first["mask"] == again["mask"]
+    # SAM's predicted IoU is the answer's score (the classical fallback has none: None).
+    _, iou = reference.predict_with_score(box=(10.0, 14.0, 70.0, 78.0))
+    assert isinstance(iou, float) and first["score"] == again["score"] == iou

@@ -263,8 +263,8 @@ def summary(manifest: dict, out: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipelines.build_100w`` is ``seagull build-100w``: one parser, and one error edge (a
-    project error is one line and exit 2)."""
+    """``python -m pipelines.build_100w`` is ``seagull build-100w``: one parser, and one error
+    edge (a project error is one line and exit 2)."""
     from seagull.cli import main as seagull
 
     return seagull(["build-100w", *(sys.argv[1:] if argv is None else argv)])

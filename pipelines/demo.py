@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def split_photos(samples: Path, out: Path) -> tuple[list[str], list[str]]:
     """``HOLD_OUT`` split groups of the sample RAWs, spread over their names, are held out
-    (``seagull.data.split.held_out_groups``, the mini reproduction's rule too); writes ``train_photos.txt`` and ``heldout_photos.txt`` (build-100w list files) in ``out``.
+    (``seagull.data.split.held_out_groups``, the mini reproduction's rule too); writes
+    ``train_photos.txt`` and ``heldout_photos.txt`` (build-100w list files) in ``out``.
     Near-duplicates share a split group (``seagull.data.split.split_group``), so a stereo pair
     is never on both sides."""
     from seagull.data.split import held_out_groups, split_group

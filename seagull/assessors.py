@@ -22,9 +22,7 @@ from seagull.errors import ConfigError, WeightsNotFoundError
 
 
 class SeagullAssessor:
-    """``SeagullPredictor`` behind the harness's ``assess_regions`` interface."""
-
-    from seagull.labels.instructions import TASKS
+    """``SeagullPredictor`` behind the harness's ``assess_regions`` interface (every task)."""
 
     def __init__(self, model):
         from seagull.model import SeagullPredictor
@@ -42,7 +40,7 @@ class SeagullAssessor:
         if not masks:
             return []
         self.predictor.set_image(image, image_id)
-        return self.predictor.assess(list(masks), tasks=self.TASKS)
+        return self.predictor.assess(list(masks))
 
 
 def resolve_model_dir(model_dir: str | Path) -> Path:

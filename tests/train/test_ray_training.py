@@ -112,18 +112,19 @@ def test_inputs_that_cannot_train_are_refused_before_training(ray_session, rois_
 
     a_file = tmp_path / "afile"
     a_file.write_text("")
-    assert main(["train", "--preset", "tiny", "--stage", "1", "--data", rois_dataset, "--out", str(a_file)]) == 2
+    assert main(["train", "--preset", "tiny", "--stage", "1", "--data", rois_dataset,
+                 "--out", str(a_file)]) == 2
     assert f"--out {a_file}: a file, not a run folder" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:  # an argument error, from the parser
-        main(["train", "--preset", "tiny", "--stage", "1", "--data", rois_dataset, "--out", str(tmp_path / "r"),
-              "--max-failures", "-1"])
+        main(["train", "--preset", "tiny", "--stage", "1", "--data", rois_dataset,
+              "--out", str(tmp_path / "r"), "--max-failures", "-1"])
     assert exit_.value.code == 2
     assert "must be 0 or more" in capsys.readouterr().err
     from seagull.train.synthetic import write_rois_dataset
 
     only_train = write_rois_dataset(tmp_path / "only-train", n_images=4, test_images=0)
-    rc = main(["train", "--preset", "tiny", "--stage", "1", "--data", str(only_train), "--out", str(tmp_path / "v"),
-               "--val-split", "test"])
+    rc = main(["train", "--preset", "tiny", "--stage", "1", "--data", str(only_train),
+               "--out", str(tmp_path / "v"), "--val-split", "test"])
     assert rc == 2
     assert "--val-split test: " in capsys.readouterr().err
     assert not (tmp_path / "v").exists()
@@ -185,7 +186,8 @@ def test_stage2_starts_from_stage1_weights(stage1_run, rois_dataset, tmp_path, c
 def test_stage2_without_init_is_a_one_line_error(rois_dataset, tmp_path, capsys):
     from seagull.cli import main
 
-    rc = main(["train", "--preset", "tiny", "--stage", "2", "--data", rois_dataset, "--out", str(tmp_path)])
+    rc = main(["train", "--preset", "tiny", "--stage", "2", "--data", rois_dataset,
+               "--out", str(tmp_path)])
     assert rc == 2
     assert "--init" in capsys.readouterr().err
 
@@ -193,7 +195,8 @@ def test_stage2_without_init_is_a_one_line_error(rois_dataset, tmp_path, capsys)
 def test_data_without_manifest_is_a_one_line_error(tmp_path, capsys):
     from seagull.cli import main
 
-    rc = main(["train", "--preset", "tiny", "--stage", "1", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
+    rc = main(["train", "--preset", "tiny", "--stage", "1", "--data", str(tmp_path),
+               "--out", str(tmp_path / "r")])
     assert rc == 2
     assert "manifest.json" in capsys.readouterr().err
 

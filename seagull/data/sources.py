@@ -8,8 +8,9 @@ local or on a pyarrow filesystem URI (s3://, gs://, file://).
   comments skipped); relative entries are relative to the list file's folder.
 - Any other file: itself.
 
-Sources that cannot be found (a list entry that does not exist) come back as bad sources, one
-``errors`` row each; files that have a RAW name but do not decode are found later, by the
+Sources that cannot be found (a list entry that does not exist, a symbolic link with a RAW name
+whose target is gone, a RAW name on something that is not a regular file) come back as bad
+sources, one ``errors`` row each: every file discovery finds is built or reported; files that have a RAW name but do not decode are found later, by the
 renderer. Sources are returned sorted by location, so ``max_sources`` picks the same ones on
 every run.
 """
@@ -17,6 +18,7 @@ every run.
 from __future__ import annotations
 
 import fnmatch
+import os
 import posixpath
 from dataclasses import dataclass
 
@@ -78,11 +80,30 @@ def _location(spec: str, fs_path: str) -> str:
 
 
 def _walk(fs: pafs.FileSystem, folder: str) -> list[pafs.FileInfo]:
-    infos = fs.get_file_info(pafs.FileSelector(folder, recursive=True))
-    return [i for i in infos if i.type == pafs.FileType.File]
+    return fs.get_file_info(pafs.FileSelector(folder, recursive=True))
 
 
-def _glob(spec: str) -> tuple[pafs.FileSystem, list[pafs.FileInfo]]:
+def _not_files(spec: str, fs: pafs.FileSystem, infos: list[pafs.FileInfo], base: str,
+               wanted) -> list[BadSource]:
+    """Bad sources among what a listing of ``base`` found: entries ``wanted`` by name that are
+    not regular files (a FIFO, a device) and, on a local disk, symbolic links whose target does
+    not exist (the listing leaves those out altogether, so the folder is walked once more)."""
+    bad = [BadSource(_location(spec, i.path), "discover", "OSError",
+                     f"{_location(spec, i.path)}: not a regular file")
+           for i in infos if i.type not in (pafs.FileType.File, pafs.FileType.Directory)
+           and wanted(i.path)]
+    if isinstance(fs, pafs.LocalFileSystem):
+        for folder, _, names in os.walk(base):
+            for name in names:
+                path = os.path.join(folder, name)
+                if os.path.islink(path) and not os.path.exists(path) and wanted(path):
+                    bad.append(BadSource(_location(spec, path), "discover", "FileNotFoundError",
+                                         f"{_location(spec, path)}: a symbolic link to "
+                                         f"{os.readlink(path)}, which does not exist"))
+    return bad
+
+
+def _glob(spec: str) -> tuple[list[Source], list[BadSource]]:
     """Files matching a glob: list the deepest folder without glob characters, then match."""
     fs, path = resolve_filesystem(spec)
     parts = path.split("/")
@@ -93,12 +114,17 @@ def _glob(spec: str) -> tuple[pafs.FileSystem, list[pafs.FileInfo]]:
         fixed.append(part)
     base = "/".join(fixed) or "/"
     if fs.get_file_info(base).type != pafs.FileType.Directory:
-        return fs, []
+        return [], []
     recursive = "**" in path or len(fixed) < len(parts) - 1
     infos = fs.get_file_info(pafs.FileSelector(base, recursive=recursive))
     pattern = path.replace("**/", "*")
-    return fs, [i for i in infos if i.type == pafs.FileType.File
-                and fnmatch.fnmatchcase(i.path, pattern)]
+
+    def wanted(p: str) -> bool:
+        return fnmatch.fnmatchcase(p, pattern) and not is_hidden(posixpath.basename(p))
+
+    good = [Source(_location(spec, i.path), i.size) for i in infos
+            if i.type == pafs.FileType.File and wanted(i.path)]
+    return good, _not_files(spec, fs, infos, base, wanted)
 
 
 def discover_sources(spec: str, max_sources: int | None = None
@@ -114,18 +140,22 @@ def discover_sources(spec: str, max_sources: int | None = None
     bad: list[BadSource] = []
     tail = spec.rsplit("://", 1)[-1]
     if any(c in tail for c in GLOB_CHARS):
-        fs, infos = _glob(spec)
-        if not infos:
+        good, bad = _glob(spec)
+        if not good and not bad:
             raise InvalidArgumentError(f"{spec}: the pattern matches no file")
-        good = [Source(_location(spec, i.path), i.size) for i in infos
-                if not is_hidden(i.base_name)]
     else:
         fs, path = resolve_filesystem(spec)
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.Directory:
-            good = [Source(_location(spec, i.path), i.size) for i in _walk(fs, path)
-                    if is_raw_name(i.base_name) and not is_hidden(i.base_name)]
-            if not good:
+            def wanted(p: str) -> bool:
+                name = posixpath.basename(p)
+                return is_raw_name(name) and not is_hidden(name)
+
+            infos = _walk(fs, path)
+            good = [Source(_location(spec, i.path), i.size) for i in infos
+                    if i.type == pafs.FileType.File and wanted(i.path)]
+            bad = _not_files(spec, fs, infos, path, wanted)
+            if not good and not bad:
                 raise InvalidArgumentError(f"{spec}: the folder holds no RAW file "
                                            f"(extensions {', '.join(sorted(RAW_EXTENSIONS))})")
         elif info.type == pafs.FileType.File:

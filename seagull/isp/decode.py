@@ -68,8 +68,9 @@ def read_source(source: Source) -> tuple[str, bytes]:
 def open_raw(source: Source) -> OpenedRaw:
     """Read ``source`` and decode its mosaic with libraw.
 
-    Raises ``RawDecodeError`` for an empty file, a file that is not a RAW, and a truncated or
-    corrupt RAW (libraw hits the end of its data); ``UnsupportedSensorError`` for a RAW that is
+    Raises ``RawDecodeError`` for an empty file, a file that is not a RAW, a truncated or
+    corrupt RAW (libraw hits the end of its data) and corrupt sensor levels (``check_levels``);
+    ``UnsupportedSensorError`` for a RAW that is
     not a single-plane colour filter mosaic (linear/demosaiced DNGs, monochrome sensors).
     A file cut within its very last bytes can still decode (libraw fills what is missing).
     """
@@ -91,7 +92,8 @@ def open_raw(source: Source) -> OpenedRaw:
         raise RawDecodeError(f"{name}: libraw cannot decode it ({_libraw_message(exc)})") from None
     try:
         check_layout(name, raw)
-    except UnsupportedSensorError:
+        check_levels(name, data, raw)
+    except RawDecodeError:
         raw.close()
         raise
     return OpenedRaw(name=name, raw=raw, size_bytes=len(data))
@@ -116,3 +118,60 @@ def check_layout(name: str, raw: Any) -> None:
         raise UnsupportedSensorError(
             f"{name}: unsupported sensor layout: {raw.num_colors} colour(s) and no colour "
             f"filter pattern (monochrome sensor)")
+
+
+# TIFF/DNG tags of the sensor levels (DNG 1.4 specification).
+_DNG_VERSION, _BLACK_LEVEL, _WHITE_LEVEL = 50706, 50714, 50717
+
+
+def _dng_levels(data: bytes) -> list[tuple[list[float], list[float]]]:
+    """(black levels, white levels) as written in each image directory of a DNG that has them;
+    [] for any other file. libraw replaces a white level of 0 by the container's maximum, so
+    only the tags themselves show it."""
+    if data[:2] not in (b"II", b"MM"):
+        return []
+    import tifffile
+
+    def values(tag) -> list[float]:
+        v = tag.value
+        v = v if isinstance(v, (tuple, list)) or hasattr(v, "tolist") else [v]
+        v = v.tolist() if hasattr(v, "tolist") else list(v)
+        return [float(x[0]) / x[1] if isinstance(x, tuple) else float(x) for x in
+                (zip(v[0::2], v[1::2]) if tag.dtype_name in ("RATIONAL", "SRATIONAL") else v)]
+
+    out = []
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            if _DNG_VERSION not in tif.pages.first.tags:
+                return []
+            todo = list(tif.pages)
+            while todo:
+                page = todo.pop()
+                todo.extend(getattr(page, "pages", None) or [])
+                tags = page.tags
+                if _WHITE_LEVEL in tags:
+                    black = values(tags[_BLACK_LEVEL]) if _BLACK_LEVEL in tags else [0.0]
+                    out.append((black, values(tags[_WHITE_LEVEL])))
+    except Exception:  # noqa: BLE001 - libraw decoded it; an odd directory is not our check
+        return []
+    return out
+
+
+def check_levels(name: str, data: bytes, raw: Any) -> None:
+    """Refuse a RAW whose sensor levels cannot describe its data: a white (saturation) level of
+    0, or a black level at or above the white level. Rendered anyway, such a file gives an image
+    of nothing but clipped or negative values, labelled as if it were a photograph."""
+    import numpy as np
+
+    for black, white in _dng_levels(data):
+        if min(white) <= 0:
+            raise RawDecodeError(f"{name}: corrupt sensor metadata: white level "
+                                 f"{min(white):g} (must be above 0)")
+        if max(black) >= min(white):
+            raise RawDecodeError(f"{name}: corrupt sensor metadata: black level {max(black):g} "
+                                 f"is not below the white level {min(white):g}")
+    black = int(np.max(raw.black_level_per_channel))
+    white = int(raw.white_level)
+    if white <= 0 or black >= white:
+        raise RawDecodeError(f"{name}: corrupt sensor metadata: black level {black} is not "
+                             f"below the white level {white}")

@@ -54,3 +54,30 @@ def test_nothing_to_build_is_an_argument_error(tmp_path):
     (tmp_path / "x.txt.bak").write_text("")
     with pytest.raises(InvalidArgumentError, match="holds no RAW"):
         discover_sources(str(tmp_path))
+
+
+def test_dangling_links_and_special_files_with_raw_names_are_bad_sources(tree):
+    import os
+
+    (tree / "gone.dng").symlink_to(tree / "moved-away.dng")
+    (tree / "a" / "b" / "pipe.nef").parent.mkdir(exist_ok=True)
+    os.mkfifo(tree / "a" / "b" / "pipe.nef")
+    (tree / "a" / "notes-link.txt").symlink_to(tree / "nowhere.txt")  # not a RAW name: skipped
+    (tree / "alive.dng").symlink_to(tree / "one.dng")  # a good link is a source
+    good, bad = discover_sources(str(tree))
+    assert str(tree / "alive.dng") in [s.location for s in good]
+    assert [(b.location, b.stage, b.error) for b in bad] == [
+        (str(tree / "a/b/pipe.nef"), "discover", "OSError"),
+        (str(tree / "gone.dng"), "discover", "FileNotFoundError")]
+    assert bad[1].message == (f"{tree}/gone.dng: a symbolic link to {tree}/moved-away.dng, "
+                              "which does not exist")
+    assert bad[0].message.endswith("not a regular file")
+    globbed, bad_globbed = discover_sources(str(tree / "*.dng"))
+    assert [b.location for b in bad_globbed] == [str(tree / "gone.dng")]
+    assert [s.location for s in globbed] == [str(tree / "alive.dng"), str(tree / "one.dng")]
+
+
+def test_a_folder_of_nothing_but_dangling_links_is_still_a_build_of_bad_sources(tmp_path):
+    (tmp_path / "x.dng").symlink_to(tmp_path / "y.dng")
+    good, bad = discover_sources(str(tmp_path))
+    assert good == [] and [b.location for b in bad] == [str(tmp_path / "x.dng")]

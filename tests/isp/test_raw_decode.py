@@ -92,3 +92,30 @@ def test_file_object_source(sample_raw):
     finally:
         opened.close()
     assert source_name(io.BytesIO(b"")) == "<BytesIO>"
+
+
+@pytest.mark.parametrize("black, white, message", [
+    (5000, 4000, "black level 5000 is not below the white level 4000"),
+    (4095, 4095, "black level 4095 is not below the white level 4095"),
+    (256, 0, r"white level 0 \(must be above 0\)"),
+])
+def test_corrupt_sensor_levels_are_decode_errors(tmp_path, black, white, message):
+    """libraw opens these (it even replaces a white level of 0 by 65535); rendered, they would
+    be images of clipped or negative values labelled as photographs."""
+    from seagull.isp.dng import write_dng
+    from seagull.isp.inverse import SensorModel
+
+    sensor = SensorModel()
+    path = tmp_path / "corrupt.dng"
+    mosaic = np.full((32, 48), 1000, np.uint16)
+
+    class Levels:  # the sensor with levels its own model refuses, as the file's tags say them
+        cfa, color_matrix, as_shot_neutral = sensor.cfa, sensor.color_matrix, \
+            sensor.as_shot_neutral
+        black_level, white_level = black, white
+
+    write_dng(path, mosaic, Levels)
+    with pytest.raises(RawDecodeError, match=rf"corrupt\.dng: corrupt sensor metadata: {message}"):
+        open_raw(path)
+    write_dng(path, mosaic, sensor)
+    open_raw(path).close()  # the same file with sane levels decodes

@@ -13,19 +13,34 @@ import pyarrow.dataset as pads
 REPO = Path(__file__).resolve().parents[2]
 TESTS_DATA = REPO / "tests" / "pipelines"
 GOOD = ("chelsea.dng", "flower.dng", "china.dng")
-BAD = ("corrupt.dng", "sub/notraw.NEF")
+BAD = ("corrupt.dng", "levels.dng", "sub/gone.dng", "sub/notraw.NEF")
 SMALL = ["--types", "noise,compression", "--levels", "0,19", "--long-side", "128",
          "--points", "8", "--no-progress"]
 
 
 def make_raw_dir(sample_dir: Path, target: Path, n_good: int = 2) -> Path:
-    """``n_good`` sample RAWs (one in a subfolder), a truncated DNG, a text file named .NEF and
-    a non-RAW file that must be ignored."""
+    """``n_good`` sample RAWs (one in a subfolder), a truncated DNG, a DNG whose black level is
+    above its white level, a symbolic link named .dng whose target is gone, a text file named
+    .NEF and a non-RAW file that must be ignored."""
+    import numpy as np
+
+    from seagull.isp.dng import write_dng
+    from seagull.isp.inverse import SensorModel
+
     (target / "sub").mkdir(parents=True)
     for i, name in enumerate(GOOD[:n_good]):
         shutil.copy(sample_dir / name, target / ("sub" if i == 1 else ".") / name)
     (target / "corrupt.dng").write_bytes((sample_dir / "chelsea.dng").read_bytes()[:4096])
     (target / "sub" / "notraw.NEF").write_text("not a raw file\n")
+    sensor = SensorModel()
+
+    class Corrupt:  # the file's tags say black 5000, white 4000
+        cfa, color_matrix, as_shot_neutral = (sensor.cfa, sensor.color_matrix,
+                                              sensor.as_shot_neutral)
+        black_level, white_level = 5000, 4000
+
+    write_dng(target / "levels.dng", np.full((64, 96), 4500, np.uint16), Corrupt)
+    (target / "sub" / "gone.dng").symlink_to(target / "moved-away.dng")
     (target / "readme.txt").write_text("ignored: not a RAW name\n")
     return target
 

@@ -30,13 +30,19 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def _decode(source) -> np.ndarray:
+    """The real decoder's checks (a bad file fails as it would in the real ISP), then libraw's
+    own quick render."""
     import rawpy
 
+    from seagull.isp.decode import open_raw
+
+    opened = open_raw(source)
     try:
-        with rawpy.imread(source) as raw:
-            return raw.postprocess(use_camera_wb=True, half_size=True)
+        return opened.raw.postprocess(use_camera_wb=True, half_size=True)
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise RawDecodeError(f"not a readable RAW ({type(exc).__name__})") from None
+    finally:
+        opened.close()
 
 
 def render_variants(source, *, types=None, levels=None, long_side=None, seed=0):

@@ -62,8 +62,12 @@ def check_build(out: Path, raw: Path, n_good: int) -> dict:
     assert len(images) == n_good * N_IMAGES_PER_SOURCE
     assert len(rois) == n_good * (N_IMAGES_PER_SOURCE - 1)
     assert sorted(e["source"] for e in errors) == sorted(str(raw / b) for b in BAD)
-    assert {e["stage"] for e in errors} == {"render"}
-    assert {e["error"] for e in errors} <= {"RawDecodeError", "UnsupportedSensorError"}
+    stages = {e["source"]: (e["stage"], e["error"]) for e in errors}
+    assert stages.pop(str(raw / "sub/gone.dng")) == ("discover", "FileNotFoundError")
+    assert {s for s, _ in stages.values()} == {"render"}
+    assert {e for _, e in stages.values()} <= {"RawDecodeError", "UnsupportedSensorError"}
+    assert "corrupt sensor metadata" in next(e["message"] for e in errors
+                                             if e["source"] == str(raw / "levels.dng"))
     counts = manifest["counts"]
     assert counts["images"] == len(images) and counts["rois"] == len(rois)
     assert counts["errors"] == counts["sources_bad"] == len(BAD)

@@ -64,8 +64,20 @@ def region_masks(image: np.ndarray, count: int) -> list[np.ndarray]:
     return [regions[i].mask for i in picks]
 
 
-def naive(metric, reference, rendered, masks, unit) -> tuple[float, list]:
-    """Per-region pyiqa calls; returns (seconds, qualities of the first render)."""
+def gmsd_on_mask(scorer):
+    """A region's GMSD quality, one region per call: the bounding-box crops, the deviation
+    pooled over the mask (pyiqa has no mask pooling, so the scorer's own per-region path)."""
+    def quality(dist, ref, mask, box):
+        x, y, w, h = box
+        crop = (slice(None), slice(None), slice(y, y + h), slice(x, x + w))
+        prepared = scorer.references([ref[crop]], [mask[y:y + h, x:x + w]])[0]
+        return scorer.score(dist[crop], prepared)
+    return quality
+
+
+def naive(metric, reference, rendered, masks, unit, region_quality=None) -> tuple[float, list]:
+    """Per-region calls (pyiqa's, or ``region_quality(dist, ref, mask, box)`` for the region's
+    quality); returns (seconds, qualities of the first render)."""
     import torch
 
     from seagull.labels.labeller import masked_crop, to_tensor
@@ -81,7 +93,8 @@ def naive(metric, reference, rendered, masks, unit) -> tuple[float, list]:
             float(metric(ref, ref))
             for mask in masks:
                 box = mask_bbox(mask)
-                q = unit(float(metric(masked_crop(dist, mask, box), masked_crop(ref, mask, box))))
+                q = (region_quality(dist, ref, mask, box) if region_quality else
+                     unit(float(metric(masked_crop(dist, mask, box), masked_crop(ref, mask, box)))))
                 m = torch.from_numpy(mask)[None, None]
                 float(metric(torch.where(m, dist, ref).contiguous(), ref))
                 if k == 0:
@@ -189,7 +202,8 @@ def main() -> None:
     # ---- fallback: GMSD --------------------------------------------------------------------
     gmsd = pyiqa.create_metric("gmsd", test_y_channel=False, device="cpu")
     scorer = GMSDScorer()
-    naive_s, naive_q = naive(gmsd, reference, rendered, masks, scorer.to_unit)
+    naive_s, naive_q = naive(gmsd, reference, rendered, masks, scorer.to_unit,
+                             gmsd_on_mask(scorer))
     ours_s, ours_q = ours(Labeller(scorer), reference, rendered, masks)
     results["rows"].append({"metric": f"gmsd fallback ({args.size}²)", "region_labels": n,
                             "naive_s": naive_s, "ours_s": ours_s,

@@ -30,6 +30,19 @@ GMSD_SCALE = 0.35
 class GMSDReference:
     gradient: object  # torch.Tensor 1×3×h×w: gradient magnitude at half resolution
     shape: tuple[int, int]  # full-resolution H, W
+    # Half-resolution cells the deviation is pooled over (h×w bool), None for all of them.
+    cells: object = None
+
+
+def mask_cells(mask: np.ndarray) -> np.ndarray:
+    """The half-resolution cells of GMSD's similarity map that belong to ``mask`` (H×W bool):
+    those whose 2×2 pixel block is at least half inside it; for a mask too thin to fill half
+    of any block, every cell it touches."""
+    h2, w2 = mask.shape[0] // 2 * 2, mask.shape[1] // 2 * 2
+    m = mask[:h2, :w2].astype(np.uint8)
+    share = m[0::2, 0::2] + m[1::2, 0::2] + m[0::2, 1::2] + m[1::2, 1::2]
+    cells = share >= 2
+    return cells if cells.any() else share > 0
 
 
 class GMSDScorer:
@@ -44,9 +57,14 @@ class GMSDScorer:
     """
 
     name = "gmsd-rgb"
-    version = "1"
+    version = "2"  # 2: a region's deviation is pooled over its mask's cells only
     weights_hash = "fallback"
     fallback = True
+    # A region is scored on its bounding-box crop with the deviation pooled over the mask's
+    # cells (``references(crops, masks)``), not on a zero-padded crop: zeroed pixels are
+    # identical in both images, so they would add similarity 1 to the pool and dilute the
+    # deviation, and a sparse mask would score higher than a full one inside the same render.
+    pools_on_mask = True
     # Half-resolution pixels the similarity map reaches beyond a changed pixel (3×3 gradient).
     _REACH = 1
 
@@ -82,11 +100,24 @@ class GMSDScorer:
     def reference(self, ref) -> GMSDReference:
         return GMSDReference(self._gradient(ref), (ref.shape[-2], ref.shape[-1]))
 
-    def references(self, refs: list) -> list[GMSDReference]:
-        return [self.reference(r) for r in refs]
+    def references(self, refs: list, masks: list | None = None) -> list[GMSDReference]:
+        """Prepared references; with ``masks`` (one H×W bool per reference, its own size),
+        each one's score is pooled over its mask's cells (``mask_cells``)."""
+        import torch
+
+        out = [self.reference(r) for r in refs]
+        for ref, mask in zip(out, masks or ()):
+            cells = mask_cells(np.asarray(mask, dtype=bool))
+            if cells.shape != tuple(ref.gradient.shape[-2:]):
+                raise ValueError(f"mask of shape {np.shape(mask)} does not match its "
+                                 f"reference's {ref.shape}")
+            ref.cells = torch.from_numpy(cells)
+        return out
 
     def raw(self, x, ref: GMSDReference) -> float:
         sim = self._similarity(self._gradient(x), ref.gradient)
+        if ref.cells is not None:
+            sim = sim[..., ref.cells]  # N×3×k: the region's cells of every channel
         return float(sim.flatten().std())
 
     def score(self, x, ref: GMSDReference) -> float:

@@ -2,8 +2,10 @@
 
 Per region of a distorted image:
 
-- ``quality``: the FR score of the region's masked minimum-rectangle crops (distorted against
-  reference: both cropped to the mask's bounding box, pixels outside the mask zeroed), on [0, 1].
+- ``quality``: the FR score of the region's minimum-rectangle crops (distorted against
+  reference, both cropped to the mask's bounding box), on [0, 1]. For TOPIQ-FR, pixels outside
+  the mask are zeroed (the paper's input); a scorer that ``pools_on_mask`` (GMSD) gets the
+  plain crops and the mask, and pools its map over the mask only.
 - ``importance``: the region's share of the whole image's quality drop,
   ``(s_ref − s_replaced) / (s_ref − s_distorted)`` clipped to [0, 1], where ``s_replaced`` scores
   the reference with this region pasted from the distorted image, ``s_distorted`` the whole
@@ -51,6 +53,14 @@ def _check_image(image, what: str) -> np.ndarray:
         raise InvalidInputError(f"{what}: expected an H×W×3 uint8 RGB array, got shape "
                                 f"{array.shape} and dtype {array.dtype}")
     return array
+
+
+def region_crops(scorer, image, masks: list, boxes: list) -> list:
+    """The crops ``scorer`` scores regions on: plain bounding-box crops where it pools over
+    the mask itself, masked (zero outside the mask) ones otherwise."""
+    if getattr(scorer, "pools_on_mask", False):
+        return [image[:, :, y:y + h, x:x + w].contiguous() for x, y, w, h in boxes]
+    return [masked_crop(image, m, b) for m, b in zip(masks, boxes)]
 
 
 def masked_crop(image, mask: np.ndarray, box) -> object:
@@ -136,7 +146,12 @@ class Labeller:
             boxes.append(mask_bbox(mask))
         ref = to_tensor(reference)
         prepared = self.scorer.reference(ref)
-        crops = self.scorer.references([masked_crop(ref, m, b) for m, b in zip(checked, boxes)])
+        crops = region_crops(self.scorer, ref, checked, boxes)
+        if getattr(self.scorer, "pools_on_mask", False):
+            crops = self.scorer.references(crops, [m[y:y + h, x:x + w] for m, (x, y, w, h)
+                                                   in zip(checked, boxes)])
+        else:
+            crops = self.scorer.references(crops)
         reference_score = self.scorer.score(ref, prepared)
         return LabelContext(ref, prepared, checked, boxes, crops, reference_score)
 
@@ -151,9 +166,8 @@ class Labeller:
         dist = to_tensor(distorted)
         s_ref = context.reference_score
         s_dist = self.scorer.score(dist, context.reference_prepared)
-        qualities = self.scorer.scores(
-            [masked_crop(dist, m, b) for m, b in zip(context.masks, context.boxes)],
-            context.crop_references)
+        qualities = self.scorer.scores(region_crops(self.scorer, dist, context.masks,
+                                                    context.boxes), context.crop_references)
         whole_drop = s_ref - s_dist
         defined = whole_drop >= self.epsilon
         if defined:

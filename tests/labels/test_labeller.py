@@ -5,7 +5,7 @@ import pytest
 
 from seagull.errors import EmptyMaskError, InvalidInputError, MaskShapeError, WeightsNotFoundError
 from seagull.labels import build_labeller
-from seagull.labels.labeller import Labeller, masked_crop, to_tensor
+from seagull.labels.labeller import Labeller, to_tensor
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +69,31 @@ def test_a_large_central_region_matters_more_than_a_small_corner(labeller, photo
     assert central["importance"] == pytest.approx(min(1.0, (s_ref - s_rep) / (s_ref - s_dist)))
 
 
-def test_labels_equal_naive_per_region_pyiqa_calls(labeller, photo, masks):
+def _gmsd_on_mask(dist, ref, mask) -> float:
+    """GMSD written out plainly (2×2 mean, Prewitt 3×3 by convolution, zero padding), its
+    deviation pooled over the cells at least half inside ``mask``."""
+    import torch
+    import torch.nn.functional as F
+
+    def gradient(x):
+        x = F.avg_pool2d(x * 255.0, 2)
+        px = torch.tensor([[1.0, 0, -1], [1, 0, -1], [1, 0, -1]]) / 3.0
+        kernels = torch.stack([px, px.T])[:, None].repeat(3, 1, 1, 1)  # 6×1×3×3
+        g = F.conv2d(x, kernels, padding=1, groups=3)
+        return torch.sqrt(g[:, 0::2] ** 2 + g[:, 1::2] ** 2 + 1e-12)
+
+    g1, g2 = gradient(dist), gradient(ref)
+    sim = (2 * g1 * g2 + 170.0) / (g1 ** 2 + g2 ** 2 + 170.0)
+    m = torch.from_numpy(mask.astype(np.float32))[None, None]
+    cells = (F.avg_pool2d(m, 2) >= 0.5)[0, 0]
+    return float(sim[..., cells].flatten().std())
+
+
+def test_labels_equal_plain_per_region_computations(labeller, photo, masks):
     import pyiqa
     import torch
+
+    from seagull.regions.rle import mask_bbox
 
     rng = np.random.default_rng(1)
     noisy = np.clip(photo + rng.normal(0, 10, photo.shape), 0, 255).astype(np.uint8)
@@ -80,14 +102,48 @@ def test_labels_equal_naive_per_region_pyiqa_calls(labeller, photo, masks):
     ref, dist = to_tensor(photo), to_tensor(noisy)
     labels = labeller.label(labeller.prepare(photo, masks), noisy, "noise")
     for mask, lab in zip(masks, labels):
-        from seagull.regions.rle import mask_bbox
-
-        box = mask_bbox(mask)
-        quality = unit(float(metric(masked_crop(dist, mask, box), masked_crop(ref, mask, box))))
+        x, y, w, h = mask_bbox(mask)
+        crop = (slice(None), slice(None), slice(y, y + h), slice(x, x + w))
+        quality = unit(_gmsd_on_mask(dist[crop], ref[crop], mask[y:y + h, x:x + w]))
         replaced = torch.where(torch.from_numpy(mask)[None, None], dist, ref).contiguous()
         assert lab["quality"] == pytest.approx(quality, abs=1e-6)
         assert lab["importance_pair"][0] == pytest.approx(unit(float(metric(replaced, ref))),
                                                           abs=1e-6)
+
+
+def test_a_sparse_mask_scores_like_a_full_one_inside_the_same_noisy_render(labeller, photo):
+    """Noise spread evenly over the image: a region's quality must not depend on how much of
+    its bounding box the mask fills. On zero-padded crops it did (the zeroed pixels are
+    identical in both images and dilute the deviation), and sparser masks scored higher."""
+    from scipy.stats import spearmanr
+
+    from seagull.labels.labeller import masked_crop
+    from seagull.regions.rle import mask_bbox
+
+    rng = np.random.default_rng(3)
+    flat = np.full_like(photo, 128)
+    noisy = np.clip(flat + rng.normal(0, 12, photo.shape), 0, 255).astype(np.uint8)
+    h, w = photo.shape[:2]
+    masks, fills = [], []
+    yy, xx = np.mgrid[:h, :w]
+    for k, keep in enumerate(np.linspace(0.15, 1.0, 12)):
+        box = (xx >= 8 + 4 * k) & (xx < 8 + 4 * k + 96) & (yy >= 16) & (yy < 16 + 96)
+        stripes = ((xx // 4) % 8) < max(1, round(8 * keep))  # vertical bands 4 px wide
+        mask = box & stripes
+        mask[16, 8 + 4 * k:8 + 4 * k + 96] = True  # the box stays the box
+        masks.append(mask)
+        fills.append(mask.sum() / box.sum())
+    labels = labeller.label(labeller.prepare(flat, masks), noisy, "noise")
+    quality = [lab["quality"] for lab in labels]
+    assert np.ptp(quality) < 0.03, quality
+    scorer = labeller.scorer
+    padded = []
+    for mask in masks:  # the zero-padded crops, scored over the whole rectangle
+        box = mask_bbox(mask)
+        r = masked_crop(to_tensor(flat), mask, box)
+        padded.append(scorer.score(masked_crop(to_tensor(noisy), mask, box), scorer.reference(r)))
+    assert spearmanr(fills, padded).statistic < -0.9  # what the mask pooling removes
+    assert np.ptp(padded) > 5 * np.ptp(quality)
 
 
 def test_exact_and_window_importance_agree_for_gmsd(photo, masks, blur):

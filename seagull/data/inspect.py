@@ -1,8 +1,9 @@
 """Quality report of a built dataset (``seagull inspect``), without Ray.
 
 ``report(root)`` reads the ``rois`` table's label columns (never the image bytes) and returns
-counts, histograms of the five-level words per distortion type and level, the clean fraction
-per level and the bad sources. ``write_overlays`` draws a few rendered images with their regions
+counts, histograms of the five-level words per distortion type and level (scores without a word,
+such as NaN or values outside [0, 1], are counted apart), the clean fraction per level and the
+bad sources; ``seagull.data.audit`` checks the labels themselves. ``write_overlays`` draws a few rendered images with their regions
 into PNG files a person can look at: the image enlarged with numbered region contours, beside a
 table of the regions' labels (``render_overlay`` describes the layout).
 """
@@ -37,6 +38,7 @@ def report(root: str) -> dict:
     regions_per_level = Counter()
     clean_per_level = Counter()
     null_importance = 0
+    invalid = Counter()  # scores with no word: null quality, NaN, outside [0, 1]
     n_rows = n_regions = 0
     splits = Counter()
     damaged = unreadable_shards(root, "rois")  # reported, and the rest still counted
@@ -54,11 +56,17 @@ def report(root: str) -> dict:
                 for region in row["regions"]:
                     n_regions += 1
                     regions_per_level[key] += 1
-                    quality[key][level_word("quality", region["quality"])] += 1
+                    word = _word("quality", region["quality"])
+                    if word is None:
+                        invalid["quality"] += 1
+                    else:
+                        quality[key][word] += 1
                     if region["importance"] is None:
                         null_importance += 1
+                    elif (word := _word("importance", region["importance"])) is None:
+                        invalid["importance"] += 1
                     else:
-                        importance[key][level_word("importance", region["importance"])] += 1
+                        importance[key][word] += 1
                     if not region["distortions"]:
                         clean_per_level[key] += 1
                     for d in region["distortions"]:
@@ -72,6 +80,7 @@ def report(root: str) -> dict:
         "producers": manifest.get("producers", {}), "params": manifest.get("params", {}),
         "rois_rows": n_rows, "regions": n_regions, "rows_by_split": dict(splits),
         "regions_without_importance": null_importance,
+        "invalid_scores": {"quality": invalid["quality"], "importance": invalid["importance"]},
         "quality": {k: _hist(quality[k], QUALITY_WORDS) for k in keys},
         "importance": {k: _hist(importance[k], IMPORTANCE_WORDS) for k in keys},
         "severity": {k: _hist(v, SEVERITY_WORDS) for k, v in sorted(severity.items(),
@@ -80,6 +89,15 @@ def report(root: str) -> dict:
         "errors": errors,
         "damaged_shards": [{"shard": k, "reason": v} for k, v in damaged.items()],
     }
+
+
+def _word(scale: str, score) -> str | None:
+    """The word of ``score``; None for a score without one (null, NaN, outside [0, 1]), which
+    the report counts apart and the label audit flags."""
+    try:
+        return level_word(scale, score)
+    except (TypeError, ValueError):
+        return None
 
 
 def _level_key(key: str):
@@ -97,6 +115,10 @@ def format_report(rep: dict) -> str:
              (f"  rois rows {rep['rois_rows']}, regions {rep['regions']}, by split "
               f"{rep['rows_by_split']}, regions without importance "
               f"{rep['regions_without_importance']}, bad sources {len(rep['errors'])}")]
+    invalid = rep.get("invalid_scores", {})
+    if any(invalid.values()):
+        lines.append(f"  scores without a word (null, NaN or outside [0, 1]): quality "
+                     f"{invalid.get('quality', 0)}, importance {invalid.get('importance', 0)}")
     for name, entry in sorted(rep["producers"].items()):
         lines.append(f"  {name}: {entry.get('name')} {entry.get('version')} "
                      f"(weights {entry.get('weights')})")

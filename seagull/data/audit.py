@@ -12,7 +12,7 @@ level (0 weakest … 19 strongest); rows without a level (the reference, authent
 only in the checks of all regions (``quality``, ``importance``). Levels are JSON object keys,
 so they are strings in the maps (``"19"``); ``levels`` lists them as ints.
 
-- ``types``: ``{type: {"levels": [0, 10, 19], "regions": n, "quality_vs_level_spearman": rho,
+- ``types``: ``{type: {"levels": [0, 10, 19], "regions": n, "quality_vs_strength_spearman": rho,
   "mean_quality_per_level": {"0": mean, …}, "clean_share_per_level": {"0": share, …},
   "flagged": bool}}``. ``rho`` is the Spearman correlation of each region's quality with its
   render's level over all the type's regions (ties share ranks; NaN and null qualities left
@@ -58,6 +58,7 @@ from seagull.data.reader import unreadable_shards
 from seagull.data.schema import check_schema
 from seagull.data.store import DatasetLayout
 from seagull.errors import OutputError
+from seagull.isp.distortions import DIRECTIONS, N_LEVELS, TWO_SIDED, strength
 from seagull.metrics import srocc
 
 AUDIT_JSON = "audit.json"
@@ -177,17 +178,18 @@ def audit(root: str) -> dict:
             q = quality[at & finite_q]
             means[str(lv)] = float(q.mean()) if q.size else None
             clean[str(lv)] = float(r["clean"][at].mean())
-        rho = _spearman(level[sel], quality[sel])
+        rho = _spearman(np.array([strength(name, int(v)) for v in level[sel]], np.float64),
+                        quality[sel])
         scored_levels = len({int(v) for v in level[sel & finite_q]})
         flagged = scored_levels >= 2 and (rho is None or rho >= MAX_LEVEL_SPEARMAN)
         if flagged and rho is None:
-            flags.append(f"{name}: quality does not change with level (constant over "
+            flags.append(f"{name}: quality does not change with strength (constant over "
                          f"{scored_levels} levels)")
         elif flagged:
-            flags.append(f"{name}: quality does not fall with level (Spearman {rho:+.2f} over "
+            flags.append(f"{name}: quality does not fall with strength (Spearman {rho:+.2f} over "
                          f"{scored_levels} levels)")
         types[name] = {"levels": levels, "regions": int(sel.sum()),
-                       "quality_vs_level_spearman": rho, "mean_quality_per_level": means,
+                       "quality_vs_strength_spearman": rho, "mean_quality_per_level": means,
                        "clean_share_per_level": clean, "flagged": bool(flagged)}
 
     # Quality against the mask's shape, over the types' regions with a usable bbox.
@@ -246,11 +248,11 @@ def format_audit(result: dict) -> str:
     verdict = "PASS" if result["ok"] else _plural(len(result["flags"]), "flag")
     lines = [(f"label audit: {verdict} ({_plural(result['regions'], 'region')}, "
               f"{_plural(len(result['types']), 'distortion type')})"),
-             f"  {'type':14s}{'levels':>8s}{'regions':>9s}  Spearman(quality, level)"]
+             f"  {'type':14s}{'levels':>8s}{'regions':>9s}  Spearman(quality, strength)"]
     for name, t in result["types"].items():
         mark = "FLAG" if t["flagged"] else ("PASS" if len(t["levels"]) > 1 else "n/a")
         lines.append(f"  {name:14s}{len(t['levels']):8d}{t['regions']:9d}  "
-                     f"{_rho(t['quality_vs_level_spearman'])}  {mark}")
+                     f"{_rho(t['quality_vs_strength_spearman'])}  {mark}")
     fill, area, imp = result["fill_ratio"], result["area"], result["importance"]
     lines.append(f"  quality vs fill ratio: Spearman {_rho(fill['spearman']).strip()}, vs area: "
                  f"{_rho(area['spearman']).strip()} (over {fill['regions']} regions)")
@@ -293,6 +295,15 @@ def write_audit(root: str, result: dict) -> tuple[str, str]:
     return _write(layout, AUDIT_JSON, data), _write(layout, AUDIT_PNG, render_audit(result))
 
 
+def _sides(name: str, points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
+    """(strength, value) points of each direction of a type: one list for a one-sided type,
+    two (levels 0–9 and 10–19, each from strength 0) for a two-sided one."""
+    if name not in TWO_SIDED:
+        return [points]
+    half = N_LEVELS // 2
+    return [[(lv % half, v) for lv, v in points if (lv >= half) == side] for side in (0, 1)]
+
+
 def render_audit(result: dict) -> bytes:
     """The audit's figure as PNG bytes: mean quality and clean share per level per type, and
     quality against fill ratio; the title says PASS or how many flags."""
@@ -306,23 +317,29 @@ def render_audit(result: dict) -> bytes:
     for i, (name, t) in enumerate(result["types"].items()):
         colour, style = colours[i % len(colours)], "--" if t["flagged"] else "-"
         means = [(int(k), v) for k, v in t["mean_quality_per_level"].items() if v is not None]
-        rho = t["quality_vs_level_spearman"]
+        rho = t["quality_vs_strength_spearman"]
         label = f"{name} (ρ {'n/a' if rho is None else f'{rho:+.2f}'})" + (
             " FLAG" if t["flagged"] else "")
-        if means:
-            ax_q.plot(*zip(*means), marker="o", color=colour, linestyle=style, label=label)
         shares = [(int(k), v) for k, v in t["clean_share_per_level"].items()]
-        ax_c.plot(*zip(*shares), marker="o", color=colour, linestyle=style, label=name)
+        for side, (q_points, c_points) in enumerate(zip(_sides(name, means),
+                                                         _sides(name, shares))):
+            line = {"marker": "o" if side == 0 else "s", "color": colour,
+                    "linestyle": ":" if side else style}
+            tag = f" {DIRECTIONS[name][side]}" if name in TWO_SIDED else ""
+            if q_points:
+                ax_q.plot(*zip(*q_points), label=label.replace(name, name + tag, 1), **line)
+            if c_points:
+                ax_c.plot(*zip(*c_points), label=name + tag, **line)
         points = result["fill_ratio"]["sample"].get(name, [])
         if points:
             ax_f.scatter(*zip(*points), s=8, alpha=0.5, color=colour, label=name)
     low, high = result["quality"]["min"], result["quality"]["max"]
     ylim = (min(0.0, low if low is not None else 0.0) - 0.02,
             max(1.0, high if high is not None else 1.0) + 0.02)
-    ax_q.set(ylim=ylim, xlabel="level (distortion strength)", ylabel="mean region quality",
-             title="quality per level")
-    ax_c.set(ylim=(-0.02, 1.02), xlabel="level (distortion strength)",
-             ylabel="share of regions called clean", title="clean share per level")
+    ax_q.set(ylim=ylim, xlabel="strength (level; two-sided types: level mod 10)", ylabel="mean region quality",
+             title="quality per strength")
+    ax_c.set(ylim=(-0.02, 1.02), xlabel="strength (level; two-sided types: level mod 10)",
+             ylabel="share of regions called clean", title="clean share per strength")
     rho, widest = result["fill_ratio"]["spearman"], result["fill_ratio"]["max"]
     ax_f.set(xlim=(0.0, max(1.0, widest if widest is not None else 1.0) + 0.02), ylim=ylim, xlabel="mask fill ratio (area / bbox w·h)", ylabel="region quality",
              title=f"quality vs fill ratio (ρ {'n/a' if rho is None else f'{rho:+.2f}'})")

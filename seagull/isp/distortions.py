@@ -111,6 +111,13 @@ def check_level(level: object) -> int:
     return level
 
 
+def strength(distortion: str, level: int) -> int:
+    """How far ``level`` is from the undistorted image, 0 … 19 for a one-sided type and 0 … 9
+    for a two-sided one (level ``k`` and ``k + 10`` are the same step, in opposite directions)."""
+    level = check_level(level)
+    return level % (N_LEVELS // 2) if check_type(distortion) in TWO_SIDED else level
+
+
 def distortion_params(distortion: str, level: int) -> dict:
     """The parameters of ``(distortion, level)`` as a new JSON-ready dict."""
     return dict(TABLE[check_type(distortion)][check_level(level)])

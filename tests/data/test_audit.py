@@ -83,9 +83,9 @@ def test_a_sound_build_passes_with_spearman_clean_shares_and_coverage(tmp_path):
     for dtype, per_level in (("blur", FALLING), ("noise", NOISE)):
         t = result["types"][dtype]
         assert t["levels"] == [0, 10, 19] and t["regions"] == 12 and t["flagged"] is False
-        assert t["quality_vs_level_spearman"] == pytest.approx(_expected_rho(per_level),
+        assert t["quality_vs_strength_spearman"] == pytest.approx(_expected_rho(per_level),
                                                                abs=1e-6)
-        assert t["quality_vs_level_spearman"] < MAX_LEVEL_SPEARMAN
+        assert t["quality_vs_strength_spearman"] < MAX_LEVEL_SPEARMAN
         assert t["mean_quality_per_level"] == pytest.approx(
             {str(lv): float(np.mean(v)) for lv, v in per_level.items()})
     # Clean: no distortion entry (here quality above 0.92).
@@ -115,7 +115,7 @@ def test_a_broken_build_is_flagged_with_exact_messages(tmp_path):
     rho = _expected_rho(rising)
     assert rho > 0
     assert result["flags"] == [
-        f"blur: quality does not fall with level (Spearman {rho:+.2f} over 3 levels)",
+        f"blur: quality does not fall with strength (Spearman {rho:+.2f} over 3 levels)",
         "quality: 1 NaN value",
         "importance: 1 value outside [0, 1]",
     ]
@@ -123,7 +123,7 @@ def test_a_broken_build_is_flagged_with_exact_messages(tmp_path):
     assert result["types"]["blur"]["flagged"] is True
     # The NaN is left out of noise's Spearman and mean, which still pass.
     assert result["types"]["noise"]["flagged"] is False
-    assert result["types"]["noise"]["quality_vs_level_spearman"] == pytest.approx(
+    assert result["types"]["noise"]["quality_vs_strength_spearman"] == pytest.approx(
         _expected_rho(noise), abs=1e-6)
     assert result["types"]["noise"]["mean_quality_per_level"]["10"] == pytest.approx(
         np.mean([0.70, 0.50, 0.85]))
@@ -140,10 +140,10 @@ def test_a_type_with_constant_quality_or_one_level(tmp_path):
     root = _build(tmp_path / "ds", {"blur": {0: [0.5, 0.5], 19: [0.5, 0.5]},
                                     "noise": {5: [0.9, 0.3]}})
     result = audit(root)
-    assert result["types"]["blur"]["quality_vs_level_spearman"] is None
-    assert result["types"]["noise"]["quality_vs_level_spearman"] is None  # one level
+    assert result["types"]["blur"]["quality_vs_strength_spearman"] is None
+    assert result["types"]["noise"]["quality_vs_strength_spearman"] is None  # one level
     assert result["types"]["noise"]["flagged"] is False
-    assert result["flags"] == ["blur: quality does not change with level (constant over 2 levels)"]
+    assert result["flags"] == ["blur: quality does not change with strength (constant over 2 levels)"]
 
 
 def test_fill_ratio_and_area_spearman_follow_known_orderings(tmp_path):
@@ -197,14 +197,14 @@ def test_inspect_writes_the_audit_beside_the_manifest_and_strict_fails_a_flagged
     bad = _build(tmp_path / "bad", {"blur": rising, "noise": NOISE})
     assert seagull(["inspect", bad]) == 0  # without --strict: a warning
     captured = capsys.readouterr()
-    assert "blur: quality does not fall with level" in captured.out
+    assert "blur: quality does not fall with strength" in captured.out
     assert "warning: the label audit flags the build" in captured.err
     assert json.loads((tmp_path / "bad" / "audit.json").read_text())["ok"] is False
     assert seagull(["inspect", bad, "--strict"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith(f"seagull inspect: error: {bad}: the label audit flags the build "
-                          "(blur: quality does not fall with level")
+                          "(blur: quality does not fall with strength")
 
 
 def test_inspect_names_an_audit_it_cannot_write_in_one_line(tmp_path, capsys):
@@ -216,3 +216,20 @@ def test_inspect_names_an_audit_it_cannot_write_in_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1
     assert err.startswith(f"seagull inspect: error: {root}/audit.json: cannot write the audit")
     assert [p.name for p in (tmp_path / "ds").iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_two_sided_type_is_judged_by_strength_not_by_level(tmp_path):
+    """Contrast levels 0–9 lower it and 10–19 raise it, each from the mildest step: quality
+    falls within each half, so it falls with strength (level mod 10) while it rises from level 9
+    to level 10 (against the raw level it would pass for unrelated)."""
+    halves = {0: [0.97, 0.95, 0.99, 0.96], 9: [0.30, 0.45, 0.20, 0.35],
+              10: [0.96, 0.98, 0.94, 0.99], 19: [0.25, 0.40, 0.30, 0.20]}
+    result = audit(_build(tmp_path / "ds", {"contrast": halves}))
+    t = result["types"]["contrast"]
+    strengths = [lv % 10 for lv, values in halves.items() for _ in values]
+    quality = [q for values in halves.values() for q in values]
+    assert t["quality_vs_strength_spearman"] == pytest.approx(
+        spearmanr(strengths, quality).statistic)
+    assert t["quality_vs_strength_spearman"] < -0.8 and result["ok"] is True
+    assert spearmanr([lv for lv, v in halves.items() for _ in v], quality).statistic > -0.5
+    assert t["levels"] == [0, 9, 10, 19]

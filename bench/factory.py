@@ -46,6 +46,7 @@ def stage_costs(paths, out, params) -> dict:
         source_row,
     )
     from seagull.data.ids import source_id
+    from seagull.data.sources import file_sha256
     from seagull.data.store import DatasetLayout
 
     comps = Components().resolved()
@@ -57,8 +58,8 @@ def stage_costs(paths, out, params) -> dict:
               "finalise": 0.0}
     regions = images = 0
     for path in paths:
-        sid = source_id(str(path), os.path.getsize(path))
-        row = source_row(str(path), sid, params)
+        sid = source_id(file_sha256(str(path)))
+        row = source_row(str(path), sid, params, path.name)
         t = time.perf_counter()
         row = render_reference(row, params, comps)
         totals["render_reference"] += time.perf_counter() - t

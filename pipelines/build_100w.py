@@ -69,7 +69,7 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
     import ray
 
     from seagull.data.factory import DATASET_100W, Components, FactoryParams
-    from seagull.data.sources import discover_sources
+    from seagull.data.sources import discover_sources, hash_sources
     from seagull.data.store import DatasetLayout, absolute_location, check_rerun, new_manifest
     from seagull.errors import DatasetError
 
@@ -80,14 +80,27 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
     run_params = params.as_dict(comps.isp_version)
     existing = layout.read_manifest()
     check_rerun(existing, DATASET_100W, run_params, out, overwrite)
+    recorded = {} if overwrite or existing is None else existing.get("sources", {})
+    good, duplicates = hash_sources(good, recorded, _hash_progress(progress))
+    bad = sorted(bad + duplicates, key=lambda b: b.location)
     raw = absolute_location(raw)  # the manifest records it; a rerun is compared with it
     if existing is not None and not overwrite and existing.get("source") not in (None, raw):
-        raise DatasetError(f"{out} was built from {existing['source']}, not {raw}; rerun with "
-                           "that source to resume, or use another folder or --overwrite")
+        # Another folder is another dataset, unless it holds the same files (moved, copied).
+        contents = {r.get("sha256") for r in recorded.values()}
+        if not all(s.sha256 in contents for s in good):
+            raise DatasetError(f"{out} was built from {existing['source']}, not {raw}; rerun "
+                               "with that source to resume, or use another folder or "
+                               "--overwrite")
     if overwrite:
         layout.drop_all()
         existing = None
 
+    records = {s.location: s.record() for s in [*good, *bad]}
+    current = {r["source_id"] for r in records.values()}
+    for location, rec in recorded.items():  # changed under the same name: old rows go
+        if location in records and rec.get("source_id") not in current:
+            log.info("%s changed since it was built: its old rows are removed", location)
+            layout.drop_source(rec["source_id"])
     done = layout.completed_sources()
     for b in bad:
         if b.source_id not in done:
@@ -99,6 +112,9 @@ def build(raw: str, out: str, params=None, *, max_sources: int | None = None,
 
     manifest = new_manifest(DATASET_100W, run_params, _producers(existing, comps.isp_version))
     manifest["source"] = raw
+    # Each found file's content hash (its id) with the size and time it had when hashed.
+    same_folder = existing is not None and existing.get("source") == raw
+    manifest["sources"] = {**(recorded if same_folder else {}), **records}
     manifest["resources"] = asdict(resources)
     layout.write_manifest(manifest)
 
@@ -135,7 +151,7 @@ def _run(layout, todo, params, comps, resources: Resources, manifest, existing, 
     )
     from seagull.data.store import check_producers
 
-    items = [source_row(s.location, s.source_id, params) for s in todo]
+    items = [source_row(s.location, s.source_id, params, s.name) for s in todo]
     # Render tasks reserve memory: they hold a decoded RAW and every render of a source. The
     # reservation also differs from the actors' resources, which keeps Ray Data from fusing the
     # render stages into the actor stages after them (it fuses stages whose resources match):
@@ -180,6 +196,15 @@ def _run(layout, todo, params, comps, resources: Resources, manifest, existing, 
         bar(sid, error_row)
     ray.get(pending)
     log.info("built %d sources in %.1f s", len(todo), time.monotonic() - started)
+
+
+def _hash_progress(enabled: bool):
+    """A line every 10 % of the files hashed (content ids), on stderr."""
+    def update(done: int, todo: int) -> None:
+        if enabled and (done % max(1, todo // 10) == 0 or done == todo):
+            print(f"[build-100w] hashed {done}/{todo} source files", file=sys.stderr,
+                  flush=True)
+    return update
 
 
 def _progress(total: int, enabled: bool):

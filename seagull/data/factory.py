@@ -45,6 +45,9 @@ DEFAULT_POINTS = 32
 DEFAULT_SEED = 0
 
 
+SOURCE_IDS = "sha256"  # a source's id is a hash of its bytes (seagull.data.ids.source_id)
+
+
 @dataclass(frozen=True)
 class FactoryParams:
     """What determines the rows of a build (anything else is resources, not data).
@@ -83,11 +86,14 @@ class FactoryParams:
             raise InvalidArgumentError(f"test fraction {self.test_fraction} is outside [0, 1]")
 
     def as_dict(self, isp_version: str) -> dict[str, Any]:
-        """The manifest's ``params``: these fields plus the ISP version."""
+        """The manifest's ``params``: these fields plus the ISP version and how source ids are
+        made (content hashes since ids stopped following locations: a dataset of the older ids
+        is another dataset, so resuming it is refused rather than built twice)."""
         d = asdict(self)
         d["types"] = list(self.types) if self.types is not None else None
         d["levels"] = list(self.levels) if self.levels is not None else None
         d["isp_version"] = isp_version
+        d["source_ids"] = SOURCE_IDS
         return d
 
     @classmethod
@@ -142,10 +148,13 @@ class Components:
         return self
 
 
-def source_row(location: str, sid: str, params: FactoryParams) -> dict:
-    """The first row of a source in the pipeline."""
+def source_row(location: str, sid: str, params: FactoryParams, name: str | None = None) -> dict:
+    """The first row of a source in the pipeline. Its split follows the split group of ``name``
+    (the source's path relative to the folder, list or pattern that found it; by default its
+    location), so near-duplicates share a split and moving the folder changes none."""
+    key = split_group(name if name is not None else location)
     return {"source": location, "source_id": sid,
-            "split": split_by_hash(split_group(location), params.test_fraction, params.seed),
+            "split": split_by_hash(key, params.test_fraction, params.seed),
             "status": "ok", "error_stage": "", "error_type": "", "error_message": ""}
 
 
@@ -398,16 +407,19 @@ def region_row(image_id: str, index: int, region: dict, label: dict) -> dict:
     }
 
 
-def build_source(location: str, size: int | None, out_uri: str, params: FactoryParams,
+def build_source(location: str, out_uri: str, params: FactoryParams,
                  comps: Components | None = None) -> dict[str, int]:
     """All stages for one source in this process; returns the rows written per table."""
+    import posixpath
+
     from seagull.data.ids import source_id
+    from seagull.data.sources import file_sha256
     from seagull.data.store import DatasetLayout
 
     comps = (comps or Components()).resolved()
-    sid = source_id(location, size)
-    row = render_reference(source_row(location, sid, params), params, comps)
-    row = SegmentStage(params, comps)(row)
+    sid = source_id(file_sha256(location))
+    row = source_row(location, sid, params, posixpath.basename(location))
+    row = SegmentStage(params, comps)(render_reference(row, params, comps))
     labeller = LabelStage(out_uri, comps)
     statuses = [labeller(p) for p in render_distorted(row, params, comps)]
     layout = DatasetLayout.open(out_uri)

@@ -40,9 +40,23 @@ def stable_id(kind: str, *parts: Any) -> str:
     return digest[:ID_HEX]
 
 
-def source_id(source: str, size: int | None) -> str:
-    """Id of a RAW source: its location as given (normalised) and its size in bytes."""
-    return stable_id("source", source, size)
+def source_id(content_sha256: str) -> str:
+    """Id of a source: the SHA-256 of its bytes (hex), so the same file gives the same id, the
+    same renders and the same regions wherever it sits; a changed file gets another id."""
+    return stable_id("source", content_sha256)
+
+
+def unread_source_id(name: str) -> str:
+    """Id of a source whose bytes were never read (found bad at discovery): its name relative
+    to the folder, list or pattern that found it, so it too does not depend on where that
+    folder sits."""
+    return stable_id("unread-source", name)
+
+
+def duplicate_source_id(name: str, content_sha256: str) -> str:
+    """Id of a source with the same bytes as another one of the build (an ``errors`` row: the
+    first holds the content's own id)."""
+    return stable_id("duplicate-source", name, content_sha256)
 
 
 def image_id(source_id: str, distortion: str, level: int | None, params: dict,

@@ -8,6 +8,7 @@ bytes are kept as given when they are PNG or JPEG, else re-encoded as PNG; they 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import posixpath
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ def build_rows(ratings: list[Rating], base: str, test_fraction: float, seed: int
         location = _resolve(image, base)
         data = read_source_bytes(location)
         encoded, fmt, width, height = _stored_bytes(data, location)
-        sid = source_id(image, len(data))
+        sid = source_id(hashlib.sha256(data).hexdigest())
         iid = image_id(sid, AUTHENTIC, None, {"format": fmt}, FORMAT_VERSION)
         regions = []
         for index, (rle, group) in enumerate(sorted(by_image[image],

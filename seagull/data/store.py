@@ -197,6 +197,15 @@ class DatasetLayout:
         self.drop_staging(source_id)
         return counts
 
+    def drop_source(self, source_id: str) -> None:
+        """Remove every row of one source (its shards and staging): a file that changed under
+        the same name is rebuilt under its new id, and its old rows must not stay beside."""
+        for table in TABLES:
+            path = self.shard_path(table, source_id)
+            if self.fs.get_file_info(path).type == pafs.FileType.File:
+                self.fs.delete_file(path)
+        self.drop_staging(source_id)
+
     def drop_staging(self, source_id: str | None = None) -> None:
         path = self.staging_dir(source_id)
         if self.fs.get_file_info(path).type == pafs.FileType.Directory:

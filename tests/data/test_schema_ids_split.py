@@ -54,7 +54,9 @@ def test_ids_are_deterministic_and_change_with_every_input():
               ids.image_id("src", "noise", 3, {"sigma": 0.2, "seed": 1}, "isp-1"),
               ids.image_id("src", "noise", 3, {"sigma": 0.1, "seed": 1}, "isp-2")}
     assert base not in others and len(others) == 5
-    assert ids.source_id("a.dng", 10) != ids.source_id("a.dng", 11)
+    assert ids.source_id("ab" * 32) != ids.source_id("ac" * 32)
+    assert len({ids.source_id("ab" * 32), ids.unread_source_id("ab" * 32),
+                ids.duplicate_source_id("x.dng", "ab" * 32)}) == 3  # kinds never collide
     assert ids.roi_id(base, 0, "abc") != ids.roi_id(base, 1, "abc")
     with pytest.raises(ValueError, match="non-finite"):
         ids.stable_id("x", float("nan"))
@@ -118,8 +120,13 @@ def test_a_stereo_pair_lands_in_one_split_for_every_seed():
     for seed in range(300):
         for fraction in (0.05, 0.3, 0.5):
             params = FactoryParams(test_fraction=fraction, seed=seed)
-            a = source_row(left, ids.source_id(left, 101), params)["split"]
-            b = source_row(right, ids.source_id(right, 202), params)["split"]
+            a = source_row(left, ids.source_id("1" * 64), params)["split"]
+            b = source_row(right, ids.source_id("2" * 64), params)["split"]
+            # Named relative to their folder, the pair keeps its split wherever the folder is.
+            named = {source_row(f"{root}/{n}", ids.source_id("1" * 64), params, n)["split"]
+                     for root in ("/data/raws", "/mnt/elsewhere")
+                     for n in ("motorcycle_left.dng", "motorcycle_right.dng")}
+            assert len(named) == 1
             assert a == b, (seed, fraction)
             seen.add(a)
     assert seen == {"train", "test"}  # the pair's split does vary with the seed

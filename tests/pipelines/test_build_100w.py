@@ -11,6 +11,7 @@ labeller of ``tests/pipelines/factory_fakes.py``; the others run the real ``seag
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -145,10 +146,11 @@ def test_stand_in_rerun_skips_written_sources_and_refuses_other_parameters(
     with pytest.raises(DatasetError, match="other parameters"):
         build(str(raw_dir), str(stand_in_build), other, components=_stand_in_components(),
               progress=False)
-    # The same parameters over another source folder would merge two datasets into one.
+    # The same parameters over another source folder with other files would merge two
+    # datasets into one.
     elsewhere = raw_dir.parent / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
-    (elsewhere / "chelsea.dng").write_bytes((raw_dir / "chelsea.dng").read_bytes())
+    (elsewhere / "chelsea.dng").write_bytes((raw_dir / "chelsea.dng").read_bytes()[:-1] + b"!")
     with pytest.raises(DatasetError) as err:
         build(str(elsewhere), str(stand_in_build), params, components=_stand_in_components(),
               progress=False)
@@ -234,12 +236,69 @@ def _kill_part_way_and_resume(command, out: Path, n_good: int, tmp: Path) -> Non
 @pytest.mark.slow
 @pytest.mark.ray
 def test_stand_in_killed_build_resumes_to_the_same_rows(stand_in_build, raw_dir, tmp_path):
-    # Same sources (ids hash their location), another output folder.
+    # Same sources (ids hash their bytes), another output folder.
     out = tmp_path / "out"
     _kill_part_way_and_resume(stand_in_command(tmp_path, raw_dir, out), out, 2, tmp_path)
     check_build(out, raw_dir, n_good=2)
     for table in ("images", "rois", "errors"):
         assert rows(out, table) == rows(stand_in_build, table)  # same ids, same values
+
+
+@pytest.mark.ray
+def test_stand_in_moved_folder_builds_the_same_rows_and_a_changed_file_is_rebuilt(
+        stand_in_build, raw_dir, tmp_path):
+    """Ids follow the bytes: the same RAWs in another folder give rows identical in every
+    column but ``images.source`` and ``errors.source``; into the same dataset they are not
+    another source folder and nothing is rebuilt; a file changed under its name is rebuilt
+    and its old rows leave."""
+    import shutil
+
+    from pipelines.build_100w import build
+    from seagull.data.factory import FactoryParams
+
+    params = FactoryParams(types=("noise", "compression"), levels=(0, 19), long_side=128,
+                           points=8)
+    moved = tmp_path / "moved"
+    shutil.copytree(raw_dir, moved, symlinks=True)  # the dangling link stays a dangling link
+    out = tmp_path / "out"
+    build(str(moved), str(out), params, components=_stand_in_components(), progress=False)
+    check_build(out, moved, n_good=2)
+
+    def without(table, root, column):
+        return [{k: v for k, v in r.items() if k != column} for r in rows(root, table)]
+
+    assert rows(out, "rois") == rows(stand_in_build, "rois")
+    assert without("images", out, "source") == without("images", stand_in_build, "source")
+    assert without("errors", out, "source") == without("errors", stand_in_build, "source")
+    assert {r["source"] for r in rows(out, "images")} == {
+        str(moved / n) for n in ("chelsea.dng", "sub/flower.dng")}
+
+    copy = tmp_path / "copy"
+    shutil.copytree(stand_in_build, copy)
+    before = {p: p.stat().st_mtime_ns for p in copy.rglob("*.parquet")}
+    manifest = build(str(moved), str(copy), params, components=_stand_in_components(),
+                     progress=False)  # the same contents from another folder: resumes
+    assert manifest["source"] == str(moved)
+    assert {p: p.stat().st_mtime_ns for p in copy.rglob("*.parquet")} == before
+
+    chelsea = moved / "chelsea.dng"
+    old_id = manifest["sources"][str(chelsea)]["source_id"]
+    data = bytearray(chelsea.read_bytes())
+    data[-8] ^= 0xFF  # one pixel of the mosaic
+    chelsea.write_bytes(bytes(data))
+    manifest = build(str(moved), str(copy), params, components=_stand_in_components(),
+                     progress=False)
+    new_id = manifest["sources"][str(chelsea)]["source_id"]
+    assert new_id != old_id
+    assert manifest["sources"][str(chelsea)]["sha256"] == hashlib.sha256(data).hexdigest()
+    ids = {r["source_id"] for r in rows(copy, "images")}
+    assert new_id in ids and old_id not in ids and len(ids) == 2
+    assert not (copy / "rois" / f"{old_id}.parquet").exists()
+    assert len(rows(copy, "images")) == manifest["counts"]["images"] == 2 * N_IMAGES_PER_SOURCE
+    assert {r["source"] for r in rows(copy, "images") if r["source_id"] == new_id} == {
+        str(chelsea)}  # rebuilt rows name where the file is now
+    untouched = [p for p in before if old_id not in p.name and p.exists()]
+    assert untouched and all(p.stat().st_mtime_ns == before[p] for p in untouched)
 
 
 # --- the real ISP, segmenter and labeller -------------------------------------------------

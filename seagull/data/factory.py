@@ -148,6 +148,23 @@ class Components:
         return self
 
 
+def actor_device() -> str:
+    """The device a stage's models run on: the GPU this worker was given, if any (Ray shows a
+    stage only the GPUs it reserved, ``--gpus-per-actor``), else the CPU."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def build_on_device(build: Callable):
+    """``build(device=…)`` on ``actor_device()``; on the CPU, ``build()`` (the stand-ins of the
+    tests take no device)."""
+    device = actor_device()
+    return build(device=device) if device != "cpu" else build()
+
+
 def source_row(location: str, sid: str, params: FactoryParams, name: str | None = None) -> dict:
     """The first row of a source in the pipeline. Its split follows the split group of ``name``
     (the source's path relative to the folder, list or pattern that found it; by default its
@@ -263,7 +280,7 @@ class SegmentStage:
     def __init__(self, params: FactoryParams, comps: Components | None = None) -> None:
         self.params = params
         self.comps = (comps or Components()).resolved()
-        self.segmenter = self.comps.build_segmenter()
+        self.segmenter = build_on_device(self.comps.build_segmenter)
         self.producer = json.dumps(producer_of(self.segmenter), sort_keys=True)
 
     def __call__(self, row: dict) -> dict:
@@ -331,7 +348,7 @@ class LabelStage:
 
         self.layout = DatasetLayout.open(out_uri)
         self.comps = (comps or Components()).resolved()
-        self.labeller = self.comps.build_labeller()
+        self.labeller = build_on_device(self.comps.build_labeller)
         self.producer = json.dumps(producer_of(self.labeller), sort_keys=True)
 
     def __call__(self, part: dict) -> dict:

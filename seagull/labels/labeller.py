@@ -192,12 +192,14 @@ class Labeller:
 
 
 def build_labeller(weights=None, *, strict: bool = False, device: str = "cpu",
-                   importance_method: str = "window") -> Labeller:
+                   importance_method: str = "window", precision: str | None = None) -> Labeller:
     """The labeller for the configured weights: TOPIQ-FR from a local file, else GMSD.
 
     ``weights``: a TOPIQ-FR weights file; when None, ``seagull.weights.resolve("topiq_fr")``
     looks it up. Without weights the weight-free GMSD scorer runs (announced on the log);
-    ``strict`` makes that an error.
+    ``strict`` makes that an error. ``precision`` (TOPIQ-FR): ``fp32`` or ``bf16``; by default
+    bf16 on a GPU and fp32 on the CPU, where fp32 keeps a region's labels bit-identical
+    whichever batch it shares.
     """
     from seagull import weights as weights_lookup
     from seagull.labels.fr import GMSDScorer
@@ -208,5 +210,6 @@ def build_labeller(weights=None, *, strict: bool = False, device: str = "cpu",
     from seagull.labels.topiq import TopiqScorer, load_cfanet
 
     net = load_cfanet(path, device=device)
-    return Labeller(TopiqScorer(net, weights_lookup.file_sha256(path)),
+    precision = precision or ("bf16" if str(device).startswith("cuda") else "fp32")
+    return Labeller(TopiqScorer(net, weights_lookup.file_sha256(path), precision=precision),
                     importance_method=importance_method)

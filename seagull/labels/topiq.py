@@ -23,6 +23,9 @@ from seagull.errors import WeightsMismatchError
 
 # Backbone strides of the five feature levels (ResNet-50, features_only).
 ALIGN = 32
+# Arithmetic the scorer runs in: fp32, or bf16 autocast (the default on GPUs: bench/build_cost.py
+# measures how far it moves the scores from fp32, docs/dataset.md).
+PRECISIONS = ("fp32", "bf16")
 # Pixels of context around a region recomputed for a replaced image (see replaced_scores).
 DEFAULT_MARGIN = 96
 
@@ -132,11 +135,33 @@ class TopiqScorer:
     fallback = False
 
     def __init__(self, net, weights_hash: str, *, margin: int = DEFAULT_MARGIN,
-                 batch_size: int = 8):
+                 batch_size: int | None = None, precision: str = "fp32"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
         self.net = net.eval()
         self.weights_hash = weights_hash
         self.margin = margin
-        self.batch_size = batch_size
+        # Crops and replaced images per pass. On the CPU one at a time: a batch changes the
+        # convolutions' summation order (by ~1e-7), and a region's fp32 labels must not depend
+        # on which regions it shares a batch with; batching buys little on a CPU anyway. On a
+        # GPU, 8 (labels then agree with the one-by-one pass to a tolerance, not bit for bit).
+        cuda = next(self.net.parameters()).device.type == "cuda"
+        self.batch_size = batch_size or (8 if cuda else 1)
+        self.precision = precision
+
+    def _mode(self):
+        """Inference, under bfloat16 autocast where ``precision`` says so (the weights stay
+        fp32; convolutions and matrix products run in bf16)."""
+        import contextlib
+
+        import torch
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        if self.precision == "bf16":
+            device = next(self.net.parameters()).device.type
+            stack.enter_context(torch.autocast(device, dtype=torch.bfloat16))
+        return stack
 
     @staticmethod
     def to_unit(raw: float) -> float:
@@ -148,7 +173,7 @@ class TopiqScorer:
     def reference(self, ref) -> TopiqReference:
         import torch
 
-        with torch.inference_mode():
+        with self._mode():
             return TopiqReference(features(self.net, self._device(ref)), tuple(ref.shape[-2:]))
 
     def references(self, refs: list) -> list[TopiqReference]:
@@ -157,7 +182,7 @@ class TopiqScorer:
 
         out: list = [None] * len(refs)
         for group in _same_shape_groups(refs, self.batch_size):
-            with torch.inference_mode():
+            with self._mode():
                 feats = features(self.net, self._device(torch.cat([refs[i] for i in group])))
             for j, i in enumerate(group):
                 out[i] = TopiqReference([f[j:j + 1] for f in feats], tuple(refs[i].shape[-2:]))
@@ -173,7 +198,7 @@ class TopiqScorer:
 
         out: list = [None] * len(xs)
         for group in _same_shape_groups(xs, self.batch_size):
-            with torch.inference_mode():
+            with self._mode():
                 dist = features(self.net, self._device(torch.cat([xs[i] for i in group])))
                 ref = [torch.cat([refs[i].features[level] for i in group])
                        for level in range(len(dist))]
@@ -201,13 +226,13 @@ class TopiqScorer:
         pending: list = []  # per region: its five gated maps (1×3C×h×w)
         out: list = []
         if method != "exact" and ref.gated is None:
-            with torch.inference_mode():  # reference-side, shared by every render
+            with self._mode():  # reference-side, shared by every render
                 ref.gated = [gate(self.net, i, f, f) for i, f in enumerate(ref.features)]
 
         def flush():
             if not pending:
                 return
-            with torch.inference_mode():
+            with self._mode():
                 gated = [torch.cat([p[level] for p in pending])
                          for level in range(len(ref.features))]
                 values = head_from_gated(self.net, gated)
@@ -216,7 +241,7 @@ class TopiqScorer:
 
         for (x, y, bw, bh), mask in zip(boxes, masks):
             mask_t = torch.from_numpy(mask)[None, None]
-            with torch.inference_mode():
+            with self._mode():
                 if method == "exact":
                     replaced = torch.where(mask_t, distorted, reference)
                     feats = features(self.net, self._device(replaced))
@@ -271,7 +296,7 @@ class TopiqScorer:
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "weights_hash": self.weights_hash,
                 "fallback": self.fallback, "unit_scale": "clip(topiq_fr, 0, 1)",
-                "importance_margin_px": self.margin}
+                "importance_margin_px": self.margin, "precision": self.precision}
 
 
 def _floor(v: int) -> int:

@@ -63,7 +63,12 @@ def test_batched_scores_equal_one_by_one(net, small, blur):
     prepared = scorer.references(refs)
     batched = scorer.scores(dists, prepared, raw=True)
     single = [scorer.scores([d], [scorer.reference(r)], raw=True)[0] for d, r in zip(dists, refs)]
-    assert np.allclose(batched, single, atol=1e-5)
+    assert np.allclose(batched, single, atol=1e-5)  # batched: a summation order apart
+    default = TopiqScorer(net, "test")  # on the CPU: one at a time, so bit-identical
+    assert default.batch_size == 1
+    alone = default.scores(dists, default.references(refs), raw=True)
+    assert alone == single and default.scores(dists[::-1], default.references(refs[::-1]),
+                                              raw=True) == single[::-1]
 
 
 def test_window_importance_is_exact_when_the_window_covers_the_image(net, small, blur,
@@ -102,3 +107,35 @@ def test_local_gating_equals_gating_the_whole_spliced_map(net, photo, blur, box_
     monkeypatch.setattr(topiq, "GATE_REACH", 1000)
     everywhere = scorer.replaced_scores(dist, ref, prepared, box, [mask], raw=True)
     assert local[0] == pytest.approx(everywhere[0], abs=1e-6)
+
+
+def test_bf16_scores_stay_near_fp32_and_the_precision_is_recorded(net, small, blur, box_mask):
+    """bf16 autocast (the GPU default) against fp32 on the same pairs: the raw scores move by
+    less than the tolerance docs/dataset.md states (0.01), and the manifest says which ran."""
+    ref, dist = to_tensor(small), to_tensor(blur(small, 2))
+    fp32, bf16 = TopiqScorer(net, "t"), TopiqScorer(net, "t", precision="bf16")
+    mask = box_mask(small.shape[:2], 20, 20, 100, 80)
+    box = [[20, 20, 80, 60]]
+    a = fp32.scores([dist], [fp32.reference(ref)], raw=True) + fp32.replaced_scores(
+        dist, ref, fp32.reference(ref), box, [mask], raw=True)
+    b = bf16.scores([dist], [bf16.reference(ref)], raw=True) + bf16.replaced_scores(
+        dist, ref, bf16.reference(ref), box, [mask], raw=True)
+    assert np.max(np.abs(np.subtract(a, b))) < 0.01
+    assert a != b  # bf16 did run
+    assert fp32.describe()["precision"] == "fp32" and bf16.describe()["precision"] == "bf16"
+    with pytest.raises(ValueError, match="precision 'fp16'"):
+        TopiqScorer(net, "t", precision="fp16")
+
+
+def test_build_labeller_picks_bf16_on_a_gpu_and_fp32_on_the_cpu(topiq_file, monkeypatch):
+    assert build_labeller(topiq_file).scorer.precision == "fp32"
+    assert build_labeller(topiq_file, precision="bf16").scorer.precision == "bf16"
+    seen = {}
+
+    def load_on(path, device="cpu"):
+        seen["device"] = device
+        return load_cfanet(path)  # on the CPU: this machine may have no GPU to load onto
+
+    monkeypatch.setattr("seagull.labels.topiq.load_cfanet", load_on)
+    on_gpu = build_labeller(topiq_file, device="cuda")
+    assert seen["device"] == "cuda" and on_gpu.scorer.precision == "bf16"

@@ -171,7 +171,6 @@ class TopiqScorer:
         return x.to(next(self.net.parameters()).device)
 
     def reference(self, ref) -> TopiqReference:
-        import torch
 
         with self._mode():
             return TopiqReference(features(self.net, self._device(ref)), tuple(ref.shape[-2:]))

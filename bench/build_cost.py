@@ -363,11 +363,11 @@ def project(result: dict) -> str:
         f"CPU labelling: the measured GFLOP/s on {threads} thread(s), per core",
     ]
     result["assumptions"] = assumptions
-    lines = ["Measured, per long side (TOPIQ-FR with random weights on this CPU, "
-             f"{threads} thread(s); bf16: autocast against fp32 on the same render, the largest "
-             "change of a raw score):", "",
-             "| long side | regions per image | GFLOP per region | model / counted FLOPs | "
-             "CPU regions/s | CPU GFLOP/s | bf16 max Δ quality | bf16 max Δ replaced |",
+    lines = [("Measured, per long side (TOPIQ-FR with random weights on this CPU, "
+              f"{threads} thread(s); bf16: autocast against fp32 on the same render, the "
+              "largest change of a raw score):"), "",
+             ("| long side | regions per image | GFLOP per region | model / counted FLOPs | "
+              "CPU regions/s | CPU GFLOP/s | bf16 max Δ quality | bf16 max Δ replaced |"),
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size, r in result["sizes"].items():
         run = r["cpu_run"]
@@ -375,12 +375,13 @@ def project(result: dict) -> str:
                      f" | {run['modelled_flops'] / run['counted_flops']:.3f} | "
                      f"{r['cpu_regions_per_s']:.2f} | {run['gflops_per_s']:.1f} | "
                      f"{run['bf16_max_quality_diff']:.4f} | {run['bf16_max_replaced_diff']:.4f} |")
-    lines += ["", f"Rendering ({cost['raw_megapixels']:g} MP RAW → 1024 px): decode "
-              f"{cost['decode_cpu_s']:.1f} CPU-s per source, {cost['render_cpu_s']:.2f} CPU-s per "
-              "render.", "", "Projection of the full build (8,146 RAWs, 33 M regions, long "
-              "side 1024):", ""]
-    return ("\n".join(lines) + "\n" + table(rows["nodes"]) + "\n\nThe 8-GPU node in each precision (bf16 is the GPU "
-            "default: docs/dataset.md, \"Half precision\"):\n\n"
+    lines += ["", (f"Rendering ({cost['raw_megapixels']:g} MP RAW → 1024 px): decode "
+                   f"{cost['decode_cpu_s']:.1f} CPU-s per source, {cost['render_cpu_s']:.2f} "
+                   "CPU-s per render."), "",
+              "Projection of the full build (8,146 RAWs, 33 M regions, long side 1024):", ""]
+    return ("\n".join(lines) + "\n" + table(rows["nodes"])
+            + "\n\nThe 8-GPU node in each precision (bf16 is the GPU default: see \"Device and "
+            "precision\" below):\n\n"
             + table(rows["precision"]) + "\n\nAssumptions:\n\n"
             + "\n".join(f"- {a}" for a in assumptions))
 

@@ -30,7 +30,7 @@ def test_the_docs_table_is_the_projection_of_the_recorded_measurements(tmp_path)
     real = (REPO / "docs" / "dataset.md").read_text()
     assert block in real  # docs/dataset.md holds exactly what the bench writes
     rows = re.findall(r"^\| (\d+ nodes?: \d+ GPUs \+ \d+ cores) \| ([\d,.]+) \| (derived.*) \|$",
-                      block, re.M)
+                      block, re.MULTILINE)
     assert ("1 node: 8 GPUs + 256 cores" in [r[0] for r in rows])
     node = result["projection"]["nodes"][0]
     assert node["config"] == "1 node: 8 GPUs + 256 cores"

@@ -112,7 +112,7 @@ def projection(costs: dict, long_side: int, ray_efficiency: float, nodes: list[i
 
 
 def main(argv=None) -> int:
-    from seagull.cli._args import int_list, positive_int, str_list
+    from seagull_cli._args import int_list, positive_int, str_list
 
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -226,7 +226,7 @@ def _progress(total: int, enabled: bool):
 # --- command line (shared with ``seagull build-100w``) ---
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seagull.cli._args import int_list, positive_int, seed, str_list
+    from seagull_cli._args import int_list, positive_int, seed, str_list
 
     p.add_argument("--raw-dir", required=True, metavar="URI",
                    help="RAW sources: a folder (recursive), a glob, a list file (.txt), or a "
@@ -290,7 +290,7 @@ def summary(manifest: dict, out: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.build_100w`` is ``seagull build-100w``: one parser, and one error
     edge (a project error is one line and exit 2)."""
-    from seagull.cli import main as seagull
+    from seagull_cli import main as seagull
 
     return seagull(["build-100w", *(sys.argv[1:] if argv is None else argv)])
 

@@ -28,7 +28,7 @@ DATA = "s3://seagull-data"
 RUNS = "s3://seagull-runs"
 SHARED = "/mnt/shared"  # a ReadWriteMany volume for model folders that are read back as paths
 
-# name → the `seagull` CLI arguments the job runs (python -m seagull.cli ARGS).
+# name → the `seagull` CLI arguments the job runs (python -m seagull_cli ARGS).
 JOBS: dict[str, list[str]] = {
     "build-100w": ["build-100w", "--raw-dir", f"{DATA}/raise-raw/", "--out",
                    f"{DATA}/seagull-100w/", "--long-side", "1024"],
@@ -47,7 +47,7 @@ JOBS: dict[str, list[str]] = {
 
 
 def entrypoint(args: list[str]) -> str:
-    return "python -m seagull.cli " + shlex.join(args)
+    return "python -m seagull_cli " + shlex.join(args)
 
 
 def _load(path: Path) -> dict:

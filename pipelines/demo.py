@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"training steps of the small model (default {TRAIN_STEPS})")
     args = parser.parse_args(argv)
 
-    from seagull.cli import main as seagull
-    from seagull.cli import setup_logging
+    from seagull_cli import main as seagull
+    from seagull_cli import setup_logging
     from seagull.samples import DEFAULT_SEED
 
     setup_logging()

@@ -75,7 +75,8 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
     import ray
 
     from seagull.assessors import model_kind
-    from seagull.data.reader import check_shards, ray_table, table_dataset
+    from pipelines.read_rois import ray_table
+    from seagull.data.reader import check_shards, table_dataset
     from seagull.data.schema import SPLITS
     from seagull.errors import InvalidArgumentError
     from seagull.evaluation import PREDICTIONS_SCHEMA, write_outputs
@@ -117,7 +118,7 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``seagull evaluate`` and ``python -m pipelines.evaluate``."""
-    from seagull.cli._args import positive_int
+    from seagull_cli._args import positive_int
     from seagull.data.split import SPLITS
 
     parser.add_argument("--model", required=True,
@@ -163,7 +164,7 @@ def run_from_args(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.evaluate`` is ``seagull evaluate``: one parser, and one error edge (a
     project error is one line and exit 2)."""
-    from seagull.cli import main as seagull
+    from seagull_cli import main as seagull
 
     return seagull(["evaluate", *(sys.argv[1:] if argv is None else argv)])
 

@@ -79,7 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.ingest_3k`` is ``seagull ingest-3k``: one parser, and one error edge (a
     project error is one line and exit 2)."""
-    from seagull.cli import main as seagull
+    from seagull_cli import main as seagull
 
     return seagull(["ingest-3k", *(sys.argv[1:] if argv is None else argv)])
 

@@ -75,7 +75,7 @@ class MiniSettings:
 
 def _cli(argv: list[str]) -> None:
     """Run a ``seagull`` subcommand in this process; a non-zero exit is an error here."""
-    from seagull.cli import build_parser
+    from seagull_cli import build_parser
     from seagull.errors import ConfigError
 
     args = build_parser().parse_args(argv)
@@ -311,7 +311,7 @@ def write_results_plot(reports: dict[str, list[dict]], path: Path) -> Path:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seagull.cli._args import int_list, positive_int, seed, str_list
+    from seagull_cli._args import int_list, positive_int, seed, str_list
 
     d = MiniSettings(out="")
     p.add_argument("--mini", action="store_true", required=True,
@@ -369,7 +369,7 @@ def settings_from_args(args: argparse.Namespace) -> MiniSettings:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.reproduce`` is ``seagull reproduce``: one parser, and one error edge (a
     project error is one line and exit 2)."""
-    from seagull.cli import main as seagull
+    from seagull_cli import main as seagull
 
     return seagull(["reproduce", *(sys.argv[1:] if argv is None else argv)])
 

@@ -177,11 +177,12 @@ def train_loop_per_worker(config: dict) -> None:
 def training_stream(data: str, stage: int, seed: int, jir_fraction: float = 0.5,
                     window_bytes: int | None = None):
     """The training split of ``data``'s ``rois`` table as a Ray Data stream of records, in a
-    seeded order that is new at each epoch (``seagull.data.reader.shuffled_records``;
+    seeded order that is new at each epoch (``pipelines.read_rois.shuffled_records``;
     ``window_bytes`` overrides the size of its shuffle windows)."""
     import ray.data
 
-    from seagull.data.reader import SHUFFLE_WINDOW_BYTES, shuffled_records
+    from pipelines.read_rois import shuffled_records
+    from seagull.data.reader import SHUFFLE_WINDOW_BYTES
     from seagull.train.examples import RECORD_FIELDS, records_for_stage
 
     # The per-step progress line is the console's; Ray Data's bars would bury it.
@@ -370,7 +371,7 @@ def _copy_model(checkpoint, target: Path) -> None:
 # ---- command line ----------------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seagull.cli._args import fraction, non_negative_int, positive_int, seed
+    from seagull_cli._args import fraction, non_negative_int, positive_int, seed
     from seagull.data.split import SPLITS
 
     p.add_argument("--stage", type=int, choices=(1, 2), required=True,
@@ -439,7 +440,7 @@ def summary_line(summary: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.train`` is ``seagull train``: one parser, and one error edge (a
     project error is one line and exit 2)."""
-    from seagull.cli import main as seagull
+    from seagull_cli import main as seagull
 
     return seagull(["train", *(sys.argv[1:] if argv is None else argv)])
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from seagull import __version__
-from seagull.cli import main
+from seagull_cli import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -25,7 +25,7 @@ def test_help_and_version():
 
 
 def test_help_does_not_import_the_heavy_stack():
-    code = ("import sys; from seagull.cli import build_parser; build_parser(); "
+    code = ("import sys; from seagull_cli import build_parser; build_parser(); "
             "print(sorted(m for m in ('torch', 'ray', 'pyiqa', 'transformers') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from seagull import weights
-from seagull.cli import main
+from seagull_cli import main
 from seagull.errors import ConfigError, WeightsNotFoundError
 
 

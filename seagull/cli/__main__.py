@@ -1,4 +1,4 @@
-"""``python -m seagull.cli``: the entrypoint that cluster jobs run (see seagull/cli/submit.py)."""
+"""``python -m seagull.cli``: the old spelling of ``python -m seagull_cli``."""
 
 import sys
 

@@ -4,9 +4,10 @@
 only: names starting with ``_`` or ``.`` are ignored, which pyarrow does by default too).
 ``iter_samples(root)`` streams one ``Sample`` per region for a plain Python training loop;
 ``samples_from_row(row)`` is the same conversion for one ``rois`` row, which the Ray Data reader
-(``pipelines/read_rois.py``) applies with ``flat_map``. ``ray_table`` streams a table's shards
-through Ray Data; ``shuffled_records`` streams the records made from a table's rows in a seeded,
-well-mixed order (the training feed).
+(``pipelines/read_rois.py``) applies with ``flat_map``. ``row_groups``, ``shuffle_windows`` and
+``window_records`` are the plan and the reading of the training feed's well-mixed order; the
+feed itself, like every use of Ray Data, lives with the recipes (``pipelines/read_rois.py``:
+``ray_table``, ``shuffled_records``), so this library never imports Ray.
 """
 
 from __future__ import annotations
@@ -90,36 +91,6 @@ def iter_samples(root: str, split: str | None = None, decode: bool = True,
     for batch in ds.to_batches(filter=expr, batch_size=batch_rows):
         for row in batch.to_pylist():
             yield from samples_from_row(row, decode=decode)
-
-
-def ray_table(root: str, table: str, columns: list[str] | None = None,
-              shuffle_seed: int | None = None):
-    """The complete shards of ``root/table/`` as a streamed ``ray.data.Dataset``.
-
-    Read with Ray Data's file-based Parquet reader, which lists the shards and reads their
-    footers once, here. The newer ``ListFiles → ReadFiles`` chain (``read_parquet``'s default
-    in recent Ray) lists them again at every execution: about a second before the first row on
-    a quiet machine, paid by training at every epoch (bench/train.py measures it).
-    ``shuffle_seed`` shuffles the order shards are read in, differently but reproducibly at each
-    execution; rows stay in their shard's order (``shuffled_records`` mixes rows and records).
-    """
-    import ray.data
-
-    layout = DatasetLayout.open(root)
-    shards = layout.shards(table)
-    if not shards:
-        raise DatasetError(f"{posixpath.join(str(root), table)}: no {table} shard")
-    shuffle = None if shuffle_seed is None else ray.data.FileShuffleConfig(seed=shuffle_seed)
-    context = ray.data.DataContext.get_current()
-    newer = getattr(context, "use_datasource_v2", None)
-    try:
-        if newer is not None:
-            context.use_datasource_v2 = False
-        return ray.data.read_parquet(shards, filesystem=layout.fs, columns=columns,
-                                     shuffle=shuffle)
-    finally:
-        if newer is not None:
-            context.use_datasource_v2 = newer
 
 
 def unreadable_shards(root: str, table: str) -> dict[str, str]:
@@ -231,56 +202,3 @@ def window_records(fs, window: Sequence[RowGroup], to_records: Callable[[dict], 
             chunk.append(records[i])
             records[i] = None
         yield chunk
-
-
-def shuffled_records(root: str, table: str, to_records: Callable[[dict], list[dict]], seed: int,
-                     columns: list[str] | None = None,
-                     window_bytes: int = SHUFFLE_WINDOW_BYTES):
-    """``to_records(row)`` of every row of ``root/table/``, as a ``ray.data.Dataset`` streamed in
-    a seeded order that is new at each execution (epoch) and the same for the same seed.
-
-    Each execution deals the table's row groups out in a random order, in windows of about
-    ``window_bytes`` (``shuffle_windows``); one read task per window reads its rows and emits
-    their records in a uniformly random order (``window_records``). A table that fits in one
-    window is shuffled uniformly; a larger one in windows, each spanning row groups (photos) of
-    the whole table. No step reads more than a window before the window's first record, and
-    every record comes once per execution. Footers are read here, once.
-    """
-    import ray.data
-    from ray.data.block import BlockMetadata
-    from ray.data.datasource import Datasource, ReadTask
-
-    fs = DatasetLayout.open(root).fs
-    groups = row_groups(root, table)
-    largest = (min(window_bytes, sum(g.nbytes for g in groups))
-               + max((g.nbytes for g in groups), default=0))
-
-    class _Source(Datasource):
-        def estimate_inmemory_data_size(self) -> int:
-            return sum(g.nbytes for g in groups)
-
-        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
-                           data_context=None) -> list[ReadTask]:
-            import pyarrow as pa
-
-            # Ray Data counts the executions of a dataset (its file shuffle reseeds by it too).
-            epoch = int(getattr(data_context, "_execution_idx", 0) or 0)
-            tasks = []
-            for w, window in enumerate(shuffle_windows(groups, seed, epoch, window_bytes)):
-                def read(window=window, w=w):
-                    for chunk in window_records(fs, window, to_records, (seed, epoch, w),
-                                                columns):
-                        yield pa.Table.from_pylist(chunk)
-
-                meta = BlockMetadata(num_rows=None, size_bytes=sum(g.nbytes for g in window),
-                                     input_files=sorted({g.path for g in window}),
-                                     exec_stats=None)
-                tasks.append(ReadTask(read, meta, per_task_row_limit=per_task_row_limit))
-            return tasks
-
-        def get_name(self) -> str:
-            return "ShuffledRecords"
-
-    # A read task holds its window's rows, and more while converting them (1–1.4 × the window,
-    # measured): reserve twice the window, so a node starts only as many as its memory holds.
-    return ray.data.read_datasource(_Source(), memory=max(1, 2 * largest))

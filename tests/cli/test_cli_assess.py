@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seagull.cli import main
+from seagull_cli import main
 
 
 @pytest.fixture(scope="module")

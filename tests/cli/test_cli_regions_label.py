@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from seagull.cli import main
+from seagull_cli import main
 from seagull.regions import MIN_REGION_AREA, rle
 
 

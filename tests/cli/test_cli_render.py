@@ -7,7 +7,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from seagull.cli import main
+from seagull_cli import main
 
 
 def test_render_writes_images_params_and_contact_sheet(tmp_path, sample_raw):

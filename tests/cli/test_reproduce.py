@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from rois_fixtures import write_dataset
 
-from seagull.cli import main
+from seagull_cli import main
 from seagull.errors import ConfigError
 
 pytestmark = pytest.mark.ray
@@ -70,7 +70,7 @@ def test_build_step_calls_the_factory_with_its_options(tmp_path, monkeypatch):
     """The dataset step's arguments parse with the real `seagull build-100w` parser, and the
     built dataset gets its hold-out split (the factory itself is stood in by test rows)."""
     from pipelines import reproduce
-    from seagull.cli import build_parser
+    from seagull_cli import build_parser
 
     calls = []
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pipelines import cluster_manifests as cm
-from seagull.cli import build_parser
+from seagull_cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERAY = ROOT / "cluster" / "kuberay"
@@ -64,7 +64,7 @@ def test_generated_manifests_are_up_to_date():
 def test_every_rayjob_entrypoint_is_a_real_invocation(name):
     doc = load(KUBERAY / f"rayjob-{name}.yaml")
     argv = shlex.split(doc["spec"]["entrypoint"])
-    assert argv[:3] == ["python", "-m", "seagull.cli"]
+    assert argv[:3] == ["python", "-m", "seagull_cli"]
     # The project's own parser accepts exactly these arguments (a dry run of the command line).
     args = build_parser().parse_args(argv[3:])
     assert callable(args._run)

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from seagull.cli import main
-from seagull.cli.submit import ROOT, split_args
+from seagull_cli import main
+from seagull_cli.submit import ROOT, split_args
 from seagull.errors import InvalidArgumentError
 
 
@@ -26,7 +26,7 @@ def test_dry_run_prints_entrypoint_and_runtime_env(capsys, tmp_path):
     rc = main(["submit", "inspect", str(tmp_path), "--dry-run", "--address", "http://h:8265"])
     assert rc == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["entrypoint"] == f"python -m seagull.cli inspect {tmp_path}"
+    assert plan["entrypoint"] == f"python -m seagull_cli inspect {tmp_path}"
     assert plan["address"] == "http://h:8265"
     assert plan["runtime_env"]["working_dir"] == str(ROOT)
     assert ".venv" in plan["runtime_env"]["excludes"]

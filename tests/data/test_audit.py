@@ -13,7 +13,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from scipy.stats import spearmanr
 
-from seagull.cli import main as seagull
+from seagull_cli import main as seagull
 from seagull.data.audit import MAX_LEVEL_SPEARMAN, audit, format_audit
 from seagull.data.inspect import report
 from seagull.data.schema import to_table

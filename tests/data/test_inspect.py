@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from seagull.cli import main as seagull
+from seagull_cli import main as seagull
 from seagull.data.factory import decode_image
 from seagull.data.inspect import MAX_REGIONS, PALETTE, layout_tags, overlay, render_overlay, report
 from seagull.data.schema import to_table

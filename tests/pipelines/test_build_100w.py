@@ -305,7 +305,7 @@ def test_stand_in_moved_folder_builds_the_same_rows_and_a_changed_file_is_rebuil
 
 @pytest.fixture(scope="module")
 def real_build(raw_dir, ray_session, tmp_path_factory) -> Path:
-    from seagull.cli import main as seagull
+    from seagull_cli import main as seagull
 
     out = tmp_path_factory.mktemp("real") / "out"
     assert seagull(["build-100w", "--raw-dir", str(raw_dir), "--out", str(out), *SMALL]) == 0

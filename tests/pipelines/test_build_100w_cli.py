@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seagull.cli import main as seagull
+from seagull_cli import main as seagull
 
 
 @pytest.mark.parametrize("args, message", [

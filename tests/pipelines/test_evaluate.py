@@ -9,7 +9,7 @@ import pytest
 from rois_fixtures import write_dataset
 from scipy import stats
 
-from seagull.cli import main
+from seagull_cli import main
 from seagull.evaluation import PLOT_FILES, compute_report, predict_split
 
 pytestmark = pytest.mark.ray
@@ -141,12 +141,12 @@ def test_damaged_shard_and_unwritable_output_fail_before_any_work(dataset, tiny_
                                                                   tmp_path, capsys, monkeypatch):
     import shutil
 
-    from seagull.data import reader
+    from pipelines import read_rois
 
     def no_reading(*args, **kwargs):
         raise AssertionError("the evaluation started before its inputs were checked")
 
-    monkeypatch.setattr(reader, "ray_table", no_reading)
+    monkeypatch.setattr(read_rois, "ray_table", no_reading)
     a_file = tmp_path / "afile"
     a_file.write_text("")
     rc = main(["evaluate", "--model", str(tiny_seagull), "--data", str(dataset),

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from seagull.cli import main as seagull
+from seagull_cli import main as seagull
 from seagull.data.schema import ROIS_SCHEMA, check_schema
 from seagull.labels.levels import DISTORTION_TYPES
 

@@ -94,7 +94,7 @@ def test_the_model_is_resolved_and_checked_before_ray_starts(tmp_path):
 
     import torch
 
-    from seagull.cli.serve import _resolve_model
+    from seagull_cli.serve import _resolve_model
     from seagull.errors import InvalidArgumentError, WeightsNotFoundError
     from seagull.model import SeagullModel
 

@@ -87,7 +87,7 @@ def test_rerunning_a_finished_run_trains_nothing(stage1_run, rois_dataset):
 
 def test_rerunning_with_other_settings_is_refused_not_stitched_on(stage1_run, rois_dataset,
                                                                   capsys):
-    from seagull.cli import main
+    from seagull_cli import main
 
     out, _ = stage1_run
     before = (out / "metrics.csv").read_text()
@@ -108,7 +108,7 @@ def test_rerunning_with_other_settings_is_refused_not_stitched_on(stage1_run, ro
 
 def test_inputs_that_cannot_train_are_refused_before_training(ray_session, rois_dataset,
                                                                tmp_path, capsys):
-    from seagull.cli import main
+    from seagull_cli import main
 
     a_file = tmp_path / "afile"
     a_file.write_text("")
@@ -184,7 +184,7 @@ def test_stage2_starts_from_stage1_weights(stage1_run, rois_dataset, tmp_path, c
 
 
 def test_stage2_without_init_is_a_one_line_error(rois_dataset, tmp_path, capsys):
-    from seagull.cli import main
+    from seagull_cli import main
 
     rc = main(["train", "--preset", "tiny", "--stage", "2", "--data", rois_dataset,
                "--out", str(tmp_path)])
@@ -193,7 +193,7 @@ def test_stage2_without_init_is_a_one_line_error(rois_dataset, tmp_path, capsys)
 
 
 def test_data_without_manifest_is_a_one_line_error(tmp_path, capsys):
-    from seagull.cli import main
+    from seagull_cli import main
 
     rc = main(["train", "--preset", "tiny", "--stage", "1", "--data", str(tmp_path),
                "--out", str(tmp_path / "r")])

@@ -107,7 +107,7 @@ def test_jir_fraction_outside_unit_interval_is_refused():
 
 
 def test_train_cli_rejects_a_bad_jir_fraction(capsys):
-    from seagull.cli import main
+    from seagull_cli import main
 
     with pytest.raises(SystemExit) as exc:
         main(["train", "--stage", "1", "--data", ".", "--out", "x", "--jir-fraction", "2"])

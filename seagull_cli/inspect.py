@@ -7,7 +7,7 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seagull.cli._args import positive_int
+    from seagull_cli._args import positive_int
 
     p.add_argument("root", metavar="OUT", help="dataset folder or URI (as given to build-100w)")
     p.add_argument("--overlays", metavar="DIR", default=None,

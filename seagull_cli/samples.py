@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from seagull.cli._args import seed, str_list
+from seagull_cli._args import seed, str_list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from seagull.cli._args import positive_int
+from seagull_cli._args import positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from seagull.cli._args import int_list, positive_int, seed, str_list
+from seagull_cli._args import int_list, positive_int, seed, str_list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from seagull.cli._args import positive_int, seed
+from seagull_cli._args import positive_int, seed
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def draw_overlay(image, regions):
 
 
 def run(args) -> int:
-    from seagull.cli._rgb import read_rgb, sidecar, write_json
+    from seagull_cli._rgb import read_rgb, sidecar, write_json
     from seagull.regions import build_segmenter
 
     image = read_rgb(args.image)

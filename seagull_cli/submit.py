@@ -1,6 +1,6 @@
 """``seagull submit JOB [ARGS…] --address URL``: run a pipeline on a Ray cluster as a job.
 
-The job runs ``python -m seagull.cli JOB ARGS…`` on the cluster with the runtime environment of
+The job runs ``python -m seagull_cli JOB ARGS…`` on the cluster with the runtime environment of
 ``cluster/runtime_env.yaml`` (this checkout's code as the working directory), and its logs are
 followed until it ends; the exit code is 0 only when the job succeeded. The job's arguments are
 checked here first, so a typo fails at once instead of on the cluster. Submit's own options may
@@ -70,7 +70,7 @@ def check_job_args(job: str, args: list[str]) -> None:
     import contextlib
     import io
 
-    from seagull.cli import build_parser
+    from seagull_cli import build_parser
 
     err = io.StringIO()
     try:
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     own, job_args = split_args(args.job_args)
     check_job_args(args.job, job_args)
-    entrypoint = "python -m seagull.cli " + shlex.join([args.job, *job_args])
+    entrypoint = "python -m seagull_cli " + shlex.join([args.job, *job_args])
     runtime_env = load_runtime_env(own.get("runtime_env"))
     address = own.get("address") or os.environ.get("RAY_ADDRESS")
     if own.get("dry_run"):

@@ -63,7 +63,7 @@ def read_regions(path: str | Path) -> list:
 
 
 def run(args) -> int:
-    from seagull.cli._rgb import read_rgb, sidecar, write_json
+    from seagull_cli._rgb import read_rgb, sidecar, write_json
     from seagull.errors import MaskShapeError
     from seagull.labels import build_labeller
 

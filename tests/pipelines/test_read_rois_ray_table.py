@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from rois_fixtures import make_rows, ordered, write_dataset
 
-from seagull.data.reader import ray_table
+from pipelines.read_rois import ray_table
 from seagull.errors import DatasetError
 
 

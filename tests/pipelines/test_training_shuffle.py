@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from rois_fixtures import make_rows, ordered
 
-from seagull.data.reader import RowGroup, row_groups, shuffle_windows, shuffled_records
+from pipelines.read_rois import shuffled_records
+from seagull.data.reader import RowGroup, row_groups, shuffle_windows
 
 TYPES = ("blur", "colorfulness", "noise", "compression", "contrast", "exposure")
 BATCH = 8  # the tiny preset's micro-batch of 4 × 2 workers, or one worker's batch of 8

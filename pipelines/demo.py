@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"training steps of the small model (default {TRAIN_STEPS})")
     args = parser.parse_args(argv)
 
+    from seagull.samples import DEFAULT_SEED
     from seagull_cli import main as seagull
     from seagull_cli import setup_logging
-    from seagull.samples import DEFAULT_SEED
 
     setup_logging()
     out = Path(args.out)

@@ -74,8 +74,8 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
     import pyarrow as pa
     import ray
 
-    from seagull.assessors import model_kind
     from pipelines.read_rois import ray_table
+    from seagull.assessors import model_kind
     from seagull.data.reader import check_shards, table_dataset
     from seagull.data.schema import SPLITS
     from seagull.errors import InvalidArgumentError
@@ -118,8 +118,8 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``seagull evaluate`` and ``python -m pipelines.evaluate``."""
-    from seagull_cli._args import positive_int
     from seagull.data.split import SPLITS
+    from seagull_cli._args import positive_int
 
     parser.add_argument("--model", required=True,
                         help="a saved model folder (Seagull save_pretrained, a training run's "

@@ -75,8 +75,8 @@ class MiniSettings:
 
 def _cli(argv: list[str]) -> None:
     """Run a ``seagull`` subcommand in this process; a non-zero exit is an error here."""
-    from seagull_cli import build_parser
     from seagull.errors import ConfigError
+    from seagull_cli import build_parser
 
     args = build_parser().parse_args(argv)
     rc = int(args._run(args) or 0)

@@ -371,8 +371,8 @@ def _copy_model(checkpoint, target: Path) -> None:
 # ---- command line ----------------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seagull_cli._args import fraction, non_negative_int, positive_int, seed
     from seagull.data.split import SPLITS
+    from seagull_cli._args import fraction, non_negative_int, positive_int, seed
 
     p.add_argument("--stage", type=int, choices=(1, 2), required=True,
                    help="1: pre-train on Seagull-100w; 2: fine-tune on Seagull-3k from --init")

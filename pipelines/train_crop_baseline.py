@@ -15,9 +15,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from seagull.baselines.crop_cnn import CropBaselineConfig, train_crop_baseline
+    from seagull.data.split import SPLITS
     from seagull_cli import setup_logging
     from seagull_cli._args import positive_int, seed
-    from seagull.data.split import SPLITS
 
     p = argparse.ArgumentParser(prog="python -m pipelines.train_crop_baseline",
                                 description=__doc__)

@@ -63,9 +63,9 @@ def read_regions(path: str | Path) -> list:
 
 
 def run(args) -> int:
-    from seagull_cli._rgb import read_rgb, sidecar, write_json
     from seagull.errors import MaskShapeError
     from seagull.labels import build_labeller
+    from seagull_cli._rgb import read_rgb, sidecar, write_json
 
     reference = read_rgb(args.reference)
     distorted = read_rgb(args.distorted)

@@ -51,8 +51,8 @@ def draw_overlay(image, regions):
 
 
 def run(args) -> int:
-    from seagull_cli._rgb import read_rgb, sidecar, write_json
     from seagull.regions import build_segmenter
+    from seagull_cli._rgb import read_rgb, sidecar, write_json
 
     image = read_rgb(args.image)
     segmenter = build_segmenter(args.sam, args.detector, strict=args.strict)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from seagull import weights
-from seagull_cli import main
 from seagull.errors import ConfigError, WeightsNotFoundError
+from seagull_cli import main
 
 
 def test_nothing_configured_means_fallback(caplog):

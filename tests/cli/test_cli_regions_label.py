@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from seagull_cli import main
 from seagull.regions import MIN_REGION_AREA, rle
+from seagull_cli import main
 
 
 @pytest.fixture(scope="module")

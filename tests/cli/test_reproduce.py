@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from rois_fixtures import write_dataset
 
-from seagull_cli import main
 from seagull.errors import ConfigError
+from seagull_cli import main
 
 pytestmark = pytest.mark.ray
 

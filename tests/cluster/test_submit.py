@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from seagull.errors import InvalidArgumentError
 from seagull_cli import main
 from seagull_cli.submit import ROOT, split_args
-from seagull.errors import InvalidArgumentError
 
 
 def test_split_args_keeps_submit_options_apart():

@@ -13,11 +13,11 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from scipy.stats import spearmanr
 
-from seagull_cli import main as seagull
 from seagull.data.audit import MAX_LEVEL_SPEARMAN, audit, format_audit
 from seagull.data.inspect import report
 from seagull.data.schema import to_table
 from seagull.data.store import DatasetLayout
+from seagull_cli import main as seagull
 
 H, W = 32, 48
 LEVELS = (0, 10, 19)

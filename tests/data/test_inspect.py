@@ -10,11 +10,11 @@ import pyarrow.parquet as pq
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from seagull_cli import main as seagull
 from seagull.data.factory import decode_image
 from seagull.data.inspect import MAX_REGIONS, PALETTE, layout_tags, overlay, render_overlay, report
 from seagull.data.schema import to_table
 from seagull.data.store import DatasetLayout
+from seagull_cli import main as seagull
 
 
 def _png(value):

@@ -9,8 +9,8 @@ import pytest
 from rois_fixtures import write_dataset
 from scipy import stats
 
-from seagull_cli import main
 from seagull.evaluation import PLOT_FILES, compute_report, predict_split
+from seagull_cli import main
 
 pytestmark = pytest.mark.ray
 

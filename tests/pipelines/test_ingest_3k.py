@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from seagull_cli import main as seagull
 from seagull.data.schema import ROIS_SCHEMA, check_schema
 from seagull.labels.levels import DISTORTION_TYPES
+from seagull_cli import main as seagull
 
 
 def _rle(mask):

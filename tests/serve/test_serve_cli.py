@@ -94,9 +94,9 @@ def test_the_model_is_resolved_and_checked_before_ray_starts(tmp_path):
 
     import torch
 
-    from seagull_cli.serve import _resolve_model
     from seagull.errors import InvalidArgumentError, WeightsNotFoundError
     from seagull.model import SeagullModel
+    from seagull_cli.serve import _resolve_model
 
     torch.manual_seed(0)
     run = tmp_path / "run"

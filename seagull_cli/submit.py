@@ -18,7 +18,7 @@ from pathlib import Path
 from seagull.errors import InvalidArgumentError
 
 JOBS = ("build-100w", "ingest-3k", "train", "evaluate", "reproduce", "inspect")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 # Submit's own options: name → takes a value.
 _OWN = {"--address": True, "--runtime-env": True, "--token-file": True, "--submission-id": True,

@@ -5,7 +5,8 @@ optionally ``"flags"``, ``"metavar"``); it needs nothing of argparse or of this 
 such field becomes one option: ``--its-name`` (or the flags given), typed from its annotation
 (``int``, ``float``, ``str``, ``bool``, ``tuple[str, ...]`` and ``tuple[int, ...]`` as comma
 lists, each optionally ``| None``), with the field's default (its one home: the dataclass) said
-in its help. A field without a default is required; a ``bool`` field defaulting to False is a
+in its help. A field without a default is required; ``"positional": True`` makes it a
+positional argument (its ``metavar`` names it); a ``bool`` field defaulting to False is a
 switch. ``from_args`` builds the config back from the parsed namespace, so the recipe's own
 checks (``__post_init__``) judge what the user typed, and their errors are one line.
 """
@@ -70,6 +71,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                 kwargs["metavar"] = f.metadata["metavar"]
             if not required and default is not None:
                 help_text = f"{help_text} (default {_shown(default)})"
+        if f.metadata.get("positional"):
+            if not required:
+                kwargs.update(nargs="?", default=default)
+            parser.add_argument(f.name, help=help_text, **kwargs)
+            continue
         flags = f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",)
         if required:
             kwargs["required"] = True

@@ -213,7 +213,8 @@ def run_mini(s: MiniSettings) -> dict:
     """Run the whole mini reproduction; returns ``{"reports", "table", "timings", ...}``.
 
     ``reports`` maps each row's label to its reports, one per seed (in ``s.seeds`` order)."""
-    from pipelines.evaluate import evaluate
+    from pipelines.evaluate import EvaluateConfig
+    from pipelines.evaluate import run as evaluate
     from seagull.ablations import variant
     from seagull.baselines.crop_cnn import train_crop_baseline
     from seagull.errors import ConfigError
@@ -258,10 +259,11 @@ def run_mini(s: MiniSettings) -> dict:
             timings[f"train_{key}"] = time.perf_counter() - t
             t = time.perf_counter()
             label = labels[name]
-            reports[label].append(evaluate(
-                model_dir, data, out / "reports" / f"{_slug(label)}-seed{seed}", split="test",
+            reports[label].append(evaluate(EvaluateConfig(
+                model=str(model_dir), data=data,
+                out=str(out / "reports" / f"{_slug(label)}-seed{seed}"), split="test",
                 name=f"{label} (seed {seed})", actors=EVAL_ACTORS, address=s.address,
-                feature_cache=out / "features"))
+                feature_cache=str(out / "features"))))
             timings[f"evaluate_{key}"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     seeds = ", ".join(map(str, s.seeds))

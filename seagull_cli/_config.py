@@ -69,6 +69,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs["type"] = _CONVERTERS[kind]
             if "metavar" in f.metadata:
                 kwargs["metavar"] = f.metadata["metavar"]
+            if "choices" in f.metadata:
+                kwargs["choices"] = f.metadata["choices"]
             if not required and default is not None:
                 help_text = f"{help_text} (default {_shown(default)})"
         if f.metadata.get("positional"):

@@ -415,8 +415,8 @@ def finish(result: dict, docs: str | None) -> None:
 
 def main(argv=None) -> int:
     import torch
-
     from seagull.cli._args import int_list, positive_int
+
     from seagull.labels.topiq import DEFAULT_MARGIN, TopiqScorer, build_cfanet, load_cfanet
     from seagull.regions.rle import mask_bbox
 

@@ -19,12 +19,13 @@ twice. A rerun with other parameters is refused unless ``overwrite``.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+from seagull.data.factory import FactoryParams
 
 log = logging.getLogger(__name__)
 
@@ -223,62 +224,82 @@ def _progress(total: int, enabled: bool):
     return update
 
 
-# --- command line (shared with ``seagull build-100w``) ---
+# --- the recipe's config: its fields are the command line's flags (seagull_cli._config) ---
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seagull_cli._args import int_list, positive_int, seed, str_list
-
-    p.add_argument("--raw-dir", required=True, metavar="URI",
-                   help="RAW sources: a folder (recursive), a glob, a list file (.txt), or a "
-                        "pyarrow filesystem URI (s3://, gs://)")
-    p.add_argument("--out", required=True, metavar="URI", help="dataset folder or URI")
-    p.add_argument("--types", type=str_list, default=None,
-                   help="comma list of distortion types (default: all six)")
-    p.add_argument("--levels", type=int_list, default=None,
-                   help="comma list of levels 0…19 (default: all 20)")
-    p.add_argument("--long-side", type=positive_int, default=1024,
-                   help="resize every render to this long side in pixels (default 1024)")
-    p.add_argument("--max-sources", type=positive_int, default=None,
-                   help="use only the first N sources (sorted by location)")
-    p.add_argument("--points", type=positive_int, default=32,
-                   help="random point prompts per reference for component regions (default 32)")
-    p.add_argument("--seed", type=seed, default=0, help="seed of noise, points and split")
-    p.add_argument("--test-fraction", type=float, default=0.05,
-                   help="share of sources in the test split (default 0.05)")
-    p.add_argument("--address", default=None,
-                   help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
-    p.add_argument("--segment-actors", type=positive_int, default=1)
-    p.add_argument("--label-actors", type=positive_int, default=1)
-    p.add_argument("--cpus-per-actor", type=float, default=0.5,
-                   help="CPUs each segmentation/labelling actor reserves (fractions allowed)")
-    p.add_argument("--gpus-per-actor", type=float, default=0.0,
-                   help="GPUs each segmentation/labelling actor reserves (fractions allowed)")
-    p.add_argument("--render-cpus", type=float, default=0.5, help="CPUs per render task")
-    p.add_argument("--overwrite", action="store_true",
-                   help="rebuild from scratch when OUT was built with other parameters")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+_PARAMS = FactoryParams()  # the one home of the data parameters' defaults
 
 
-def run_args(args: argparse.Namespace) -> dict:
-    from seagull.data.factory import FactoryParams
-    from seagull.errors import InvalidArgumentError
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything ``seagull build-100w`` takes; ``run(config)`` builds it."""
 
-    for name in ("cpus_per_actor", "render_cpus"):
-        if not getattr(args, name) > 0:
-            raise InvalidArgumentError(f"--{name.replace('_', '-')} must be positive")
-    if args.gpus_per_actor < 0:
-        raise InvalidArgumentError("--gpus-per-actor must not be negative")
-    params = FactoryParams(types=tuple(args.types) if args.types else None,
-                           levels=tuple(args.levels) if args.levels else None,
-                           long_side=args.long_side, points=args.points, seed=args.seed,
-                           test_fraction=args.test_fraction)
-    resources = Resources(render_cpus=args.render_cpus, segment_actors=args.segment_actors,
-                          segment_cpus=args.cpus_per_actor, segment_gpus=args.gpus_per_actor,
-                          label_actors=args.label_actors, label_cpus=args.cpus_per_actor,
-                          label_gpus=args.gpus_per_actor)
-    return build(args.raw_dir, args.out, params, max_sources=args.max_sources,
-                 address=args.address, overwrite=args.overwrite, resources=resources,
-                 progress=not args.no_progress)
+    raw_dir: str = field(metadata={
+        "metavar": "URI", "help": "RAW sources: a folder (recursive), a glob, a list file "
+                                  "(.txt), or a pyarrow filesystem URI (s3://, gs://)"})
+    out: str = field(metadata={"metavar": "URI", "help": "dataset folder or URI"})
+    types: tuple[str, ...] | None = field(default=_PARAMS.types, metadata={
+        "help": "comma list of distortion types (default: all six)"})
+    levels: tuple[int, ...] | None = field(default=_PARAMS.levels, metadata={
+        "help": "comma list of levels 0…19 (default: all 20)"})
+    long_side: int = field(default=_PARAMS.long_side, metadata={
+        "help": "resize every render to this long side in pixels"})
+    max_sources: int | None = field(default=None, metadata={
+        "help": "use only the first N sources (sorted by location)"})
+    points: int = field(default=_PARAMS.points, metadata={
+        "help": "random point prompts per reference for component regions"})
+    seed: int = field(default=_PARAMS.seed, metadata={"help": "seed of noise, points and split"})
+    test_fraction: float = field(default=_PARAMS.test_fraction, metadata={
+        "help": "share of sources in the test split"})
+    address: str | None = field(default=None, metadata={
+        "help": "Ray cluster address (default: $RAY_ADDRESS, else a local Ray)"})
+    segment_actors: int = field(default=Resources.segment_actors, metadata={
+        "help": "segmentation actors"})
+    label_actors: int = field(default=Resources.label_actors, metadata={
+        "help": "labelling actors"})
+    cpus_per_actor: float = field(default=Resources.label_cpus, metadata={
+        "help": "CPUs each segmentation/labelling actor reserves (fractions allowed)"})
+    gpus_per_actor: float = field(default=Resources.label_gpus, metadata={
+        "help": "GPUs each segmentation/labelling actor reserves (fractions allowed)"})
+    render_cpus: float = field(default=Resources.render_cpus, metadata={
+        "help": "CPUs per render task"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "rebuild from scratch when OUT was built with other parameters"})
+    no_progress: bool = field(default=False, metadata={"help": "no progress bars"})
+
+    def __post_init__(self) -> None:
+        from seagull.errors import InvalidArgumentError
+
+        for name in ("cpus_per_actor", "render_cpus"):
+            if not getattr(self, name) > 0:
+                raise InvalidArgumentError(f"--{name.replace('_', '-')} must be positive")
+        if self.gpus_per_actor < 0:
+            raise InvalidArgumentError("--gpus-per-actor must not be negative")
+        if not 0 <= self.seed < 2**32:
+            raise InvalidArgumentError(f"--seed {self.seed} is outside 0 … 2**32-1")
+        for name in ("long_side", "points", "segment_actors", "label_actors", "max_sources"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise InvalidArgumentError(f"--{name.replace('_', '-')} must be positive, "
+                                           f"got {value}")
+
+    def params(self) -> FactoryParams:
+        return FactoryParams(types=self.types, levels=self.levels, long_side=self.long_side,
+                             points=self.points, seed=self.seed,
+                             test_fraction=self.test_fraction)
+
+    def resources(self) -> Resources:
+        return Resources(render_cpus=self.render_cpus, segment_actors=self.segment_actors,
+                         segment_cpus=self.cpus_per_actor, segment_gpus=self.gpus_per_actor,
+                         label_actors=self.label_actors, label_cpus=self.cpus_per_actor,
+                         label_gpus=self.gpus_per_actor)
+
+
+def run(config: BuildConfig, components=None) -> dict:
+    """Build (or resume) the dataset ``config`` describes; returns its manifest."""
+    return build(config.raw_dir, config.out, config.params(), max_sources=config.max_sources,
+                 address=config.address, overwrite=config.overwrite,
+                 resources=config.resources(), components=components,
+                 progress=not config.no_progress)
 
 
 def summary(manifest: dict, out: str) -> str:

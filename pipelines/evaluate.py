@@ -10,10 +10,12 @@ the rows are gathered, sorted and written with the report (``seagull.evaluation.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from seagull.data.split import SPLITS
 
 log = logging.getLogger("pipelines.evaluate")
 
@@ -59,30 +61,73 @@ def _ready_output(out: Path) -> None:
         raise OutputError(f"{out}: cannot write the evaluation there (not writable)")
 
 
-def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, *,
-             split: str = "test", actors: int = 1, cpus_per_actor: float = 0.5,
-             batch_size: int = 2, threads: int = 1, use_global: bool | None = None,
-             use_local: bool | None = None, name: str | None = None,
-             address: str | None = None, feature_cache: str | Path | None = None) -> dict:
-    """Run the evaluation and write every output to ``out_dir``; return the report.
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Everything ``seagull evaluate`` takes (its fields are the command line's flags)."""
+
+    model: str = field(metadata={"help": "a saved model folder (Seagull save_pretrained, a "
+                                         "training run's folder holding model/, or a crop "
+                                         "baseline)"})
+    data: str = field(metadata={"help": "dataset root holding manifest.json and rois/"})
+    out: str = field(metadata={"help": "report folder (created)"})
+    split: str = field(default="test", metadata={"choices": SPLITS,
+                                                 "help": "the split to evaluate on"})
+    name: str | None = field(default=None, metadata={
+        "help": "the model's name in the tables (default: the folder)"})
+    actors: int = field(default=1, metadata={
+        "help": "inference actors, each loading the model once"})
+    cpus_per_actor: float = field(default=0.5, metadata={
+        "help": "CPUs each actor reserves; keep it fractional on small machines"})
+    batch_size: int = field(default=2, metadata={"help": "images per actor call"})
+    threads: int = field(default=1, metadata={"help": "torch threads per actor"})
+    no_global: bool = field(default=False, metadata={
+        "help": "ablation: switch the global tokens off at inference"})
+    no_local: bool = field(default=False, metadata={
+        "help": "ablation: switch the local tokens off at inference"})
+    feature_cache: str | None = field(default=None, metadata={
+        "metavar": "DIR", "help": "a folder of frozen-encoder features shared with training "
+                                  "and other evaluations (as seagull train --feature-cache): "
+                                  "each image is encoded once for all of them"})
+    address: str | None = field(default=None, metadata={
+        "help": "Ray cluster address (default: RAY_ADDRESS or a local Ray started on demand)"})
+
+    def __post_init__(self) -> None:
+        from seagull.errors import InvalidArgumentError
+
+        if self.split not in SPLITS:
+            raise InvalidArgumentError(f"split must be one of {SPLITS}, got {self.split!r}")
+        if not self.cpus_per_actor > 0:
+            raise InvalidArgumentError(f"--cpus-per-actor must be positive, got "
+                                       f"{self.cpus_per_actor}")
+        for name in ("actors", "batch_size", "threads"):
+            if getattr(self, name) <= 0:
+                raise InvalidArgumentError(f"--{name.replace('_', '-')} must be positive, got "
+                                           f"{getattr(self, name)}")
+
+
+def run(config: EvaluateConfig) -> dict:
+    """Run the evaluation and write every output to ``config.out``; return the report.
 
     ``actors`` × ``cpus_per_actor`` CPUs go to inference (fractional, so that Ray Data's read
     tasks keep a CPU on a small machine: docs/method.md); ``batch_size`` images per actor call.
     ``feature_cache``: a folder of frozen-encoder features (as ``seagull train --feature-cache``)
     that the actors read and fill, so images another run encoded are not encoded again.
     """
+    c = config
+    model_dir, data_root, out_dir, split = c.model, c.data, c.out, c.split
+    actors, cpus_per_actor, batch_size, threads = c.actors, c.cpus_per_actor, c.batch_size, \
+        c.threads
+    use_global = False if c.no_global else None
+    use_local = False if c.no_local else None
+    name, address, feature_cache = c.name, c.address, c.feature_cache
     import pyarrow as pa
     import ray
 
     from pipelines.read_rois import ray_table
     from seagull.assessors import model_kind
     from seagull.data.reader import check_shards, table_dataset
-    from seagull.data.schema import SPLITS
-    from seagull.errors import InvalidArgumentError
     from seagull.evaluation import PREDICTIONS_SCHEMA, write_outputs
 
-    if split not in SPLITS:
-        raise InvalidArgumentError(f"split must be one of {SPLITS}, got {split!r}")
     kind = model_kind(model_dir)  # fail before Ray starts when the folder is wrong
     check_shards(str(data_root), "rois")  # a damaged shard named now, not deep inside Ray
     table_dataset(str(data_root), "rois")  # schema check, clear error when there are no shards
@@ -114,51 +159,6 @@ def evaluate(model_dir: str | Path, data_root: str | Path, out_dir: str | Path, 
     log.info("evaluated %d regions: quality SROCC %.4f, importance SROCC %.4f → %s",
              table.num_rows, report["quality"]["srocc"], report["importance"]["srocc"], out_dir)
     return report
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``seagull evaluate`` and ``python -m pipelines.evaluate``."""
-    from seagull.data.split import SPLITS
-    from seagull_cli._args import positive_int
-
-    parser.add_argument("--model", required=True,
-                        help="a saved model folder (Seagull save_pretrained, a training run's "
-                             "folder holding model/, or a crop baseline)")
-    parser.add_argument("--data", required=True,
-                        help="dataset root holding manifest.json and rois/")
-    parser.add_argument("--split", default="test", choices=SPLITS)
-    parser.add_argument("--out", required=True, help="report folder (created)")
-    parser.add_argument("--name", help="the model's name in the tables (default: the folder)")
-    parser.add_argument("--actors", type=positive_int, default=1,
-                        help="inference actors, each loading the model once (default 1)")
-    parser.add_argument("--cpus-per-actor", type=float, default=0.5,
-                        help="CPUs each actor reserves; keep it fractional on small machines")
-    parser.add_argument("--batch-size", type=positive_int, default=2,
-                        help="images per actor call (default 2)")
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="torch threads per actor (default 1)")
-    parser.add_argument("--no-global", action="store_true",
-                        help="ablation: switch the global tokens off at inference")
-    parser.add_argument("--no-local", action="store_true",
-                        help="ablation: switch the local tokens off at inference")
-    parser.add_argument("--feature-cache", metavar="DIR",
-                        help="a folder of frozen-encoder features shared with training and "
-                             "other evaluations (as seagull train --feature-cache): each image "
-                             "is encoded once for all of them")
-    parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a "
-                                          "local Ray started on demand)")
-
-
-def run_from_args(args: argparse.Namespace) -> dict:
-    if not args.cpus_per_actor > 0:
-        from seagull.errors import InvalidArgumentError
-
-        raise InvalidArgumentError(f"--cpus-per-actor must be positive, got {args.cpus_per_actor}")
-    return evaluate(args.model, args.data, args.out, split=args.split, actors=args.actors,
-                    cpus_per_actor=args.cpus_per_actor, batch_size=args.batch_size,
-                    threads=args.threads, use_global=False if args.no_global else None,
-                    use_local=False if args.no_local else None, name=args.name,
-                    address=args.address, feature_cache=args.feature_cache)
 
 
 def main(argv: list[str] | None = None) -> int:

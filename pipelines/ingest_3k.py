@@ -9,18 +9,46 @@ process, and under ``ray job submit`` like any other. The ratings format is in
 
 from __future__ import annotations
 
-import argparse
 import logging
 import posixpath
 import sys
+from dataclasses import dataclass, field
+
+from seagull.data.split import DEFAULT_TEST_FRACTION_3K
 
 log = logging.getLogger(__name__)
 
 SHARD_IMAGES = 256  # images per shard: ~30–100 MB of photographs
 
 
-def ingest(ratings_path: str, out: str, test_fraction: float = 0.2, seed: int = 0,
-           overwrite: bool = False) -> dict:
+@dataclass(frozen=True)
+class IngestConfig:
+    """Everything ``seagull ingest-3k`` takes (its fields are the command line's flags)."""
+
+    ratings: str = field(metadata={"positional": True, "metavar": "RATINGS",
+                                   "help": "ratings file (.csv or .jsonl)"})
+    out: str = field(metadata={"help": "dataset folder or URI"})
+    test_fraction: float = field(default=DEFAULT_TEST_FRACTION_3K, metadata={
+        "help": "share of images in the test split"})
+    seed: int = field(default=0, metadata={"help": "split seed"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "replace a dataset built with other parameters"})
+
+    def __post_init__(self) -> None:
+        from seagull.errors import InvalidArgumentError
+
+        if not 0.0 <= self.test_fraction <= 1.0:
+            raise InvalidArgumentError(f"--test-fraction {self.test_fraction} is outside [0, 1]")
+
+
+def run(config: IngestConfig) -> dict:
+    """Ingest the ratings ``config`` names; returns the manifest written."""
+    return ingest(config.ratings, config.out, config.test_fraction, config.seed,
+                  config.overwrite)
+
+
+def ingest(ratings_path: str, out: str, test_fraction: float = DEFAULT_TEST_FRACTION_3K,
+           seed: int = 0, overwrite: bool = False) -> dict:
     """Run the ingest; returns the manifest written."""
     from pathlib import Path
 
@@ -64,16 +92,6 @@ def ingest(ratings_path: str, out: str, test_fraction: float = 0.2, seed: int = 
         "ratings": rows.n_ratings, "errors": 0, "images_by_split": splits})
     layout.write_manifest(manifest)
     return manifest
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("ratings", metavar="RATINGS", help="ratings file (.csv or .jsonl)")
-    p.add_argument("--out", required=True, help="dataset folder or URI")
-    p.add_argument("--test-fraction", type=float, default=0.2,
-                   help="share of images in the test split (default 0.2)")
-    p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a dataset built with other parameters")
 
 
 def main(argv: list[str] | None = None) -> int:

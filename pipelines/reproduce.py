@@ -4,7 +4,7 @@ Recipe (every step is a project command or library function, run in this process
 local Ray):
 
 1. ``seagull samples`` → the sample DNGs (or ``--raw-dir``);
-2. ``seagull build-100w`` on them (all of them, or the first ``--sources``), small renders
+2. the build-100w recipe (``pipelines.build_100w.run``) on them (all of them, or the first ``--sources``), small renders
    (``--long-side``), the distortion types and levels asked for (or ``--data``: an existing
    dataset, steps 2–3 skipped);
 3. hold out ``--holdout`` whole photos (split groups, spread over the RAW file names:
@@ -158,16 +158,13 @@ def build_data(s: MiniSettings, out: Path) -> str:
         raw_dir = str(out / "samples")
         if not any(Path(raw_dir).glob("*.dng")):
             make_samples(Path(raw_dir), seed=DEFAULT_SEED)
+    from pipelines.build_100w import BuildConfig, run
+
     data = out / "data"
-    argv = ["build-100w", "--raw-dir", raw_dir, "--out", str(data),
-            "--types", ",".join(s.types), "--levels", ",".join(map(str, s.levels)),
-            "--long-side", str(s.long_side), "--points", str(s.points), "--seed", str(s.seed),
-            "--test-fraction", "0", "--no-progress"]
-    if s.sources:
-        argv += ["--max-sources", str(s.sources)]
-    if s.address:
-        argv += ["--address", s.address]
-    _cli(argv)
+    run(BuildConfig(raw_dir=raw_dir, out=str(data), types=tuple(s.types),
+                    levels=tuple(s.levels), long_side=s.long_side, points=s.points,
+                    seed=s.seed, test_fraction=0.0, max_sources=s.sources or None,
+                    address=s.address, no_progress=True))
     split = hold_out_sources(str(data), s.holdout)
     log.info("held out %d source(s) of %d", len(split["test"]),
              len(split["test"]) + len(split["train"]))
@@ -216,7 +213,8 @@ def run_mini(s: MiniSettings) -> dict:
     """Run the whole mini reproduction; returns ``{"reports", "table", "timings", ...}``.
 
     ``reports`` maps each row's label to its reports, one per seed (in ``s.seeds`` order)."""
-    from pipelines.evaluate import evaluate
+    from pipelines.evaluate import EvaluateConfig
+    from pipelines.evaluate import run as evaluate
     from seagull.ablations import variant
     from seagull.baselines.crop_cnn import train_crop_baseline
     from seagull.errors import ConfigError
@@ -261,10 +259,11 @@ def run_mini(s: MiniSettings) -> dict:
             timings[f"train_{key}"] = time.perf_counter() - t
             t = time.perf_counter()
             label = labels[name]
-            reports[label].append(evaluate(
-                model_dir, data, out / "reports" / f"{_slug(label)}-seed{seed}", split="test",
+            reports[label].append(evaluate(EvaluateConfig(
+                model=str(model_dir), data=data,
+                out=str(out / "reports" / f"{_slug(label)}-seed{seed}"), split="test",
                 name=f"{label} (seed {seed})", actors=EVAL_ACTORS, address=s.address,
-                feature_cache=out / "features"))
+                feature_cache=str(out / "features"))))
             timings[f"evaluate_{key}"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     seeds = ", ".join(map(str, s.seeds))

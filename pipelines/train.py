@@ -282,7 +282,7 @@ def launch(args: argparse.Namespace) -> dict:
 
     loop_config = {"train": cfg.to_dict(), "total_steps": total, "steps_per_epoch": per_epoch,
                    "run_dir": str(run_dir), "data": str(args.data), "init": args.init,
-                   "llm_path": args.llm, "encoder_weights": args.encoder,
+                   "llm_path": args.llm, "encoder_weights": args.encoder_weights,
                    "feature_cache": absolute_location(args.feature_cache),
                    "threads": max(1, int(cpus_per_worker))}
     checkpoints = (CheckpointConfig(num_to_keep=1, checkpoint_score_attribute="val_srocc",
@@ -389,7 +389,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", metavar="MODEL_DIR",
                    help="start from a save_pretrained folder (stage 2: the stage-1 model)")
     p.add_argument("--llm", metavar="DIR", help="paper preset: the Vicuna-7B folder")
-    p.add_argument("--encoder", metavar="FILE", help="paper preset: the ConvNeXt checkpoint")
+    p.add_argument("--encoder-weights", "--encoder", dest="encoder_weights", metavar="FILE",
+                   help="paper preset: the ConvNeXt checkpoint (--encoder: the old spelling)")
     p.add_argument("--feature-cache", metavar="DIR",
                    help="keep the frozen encoder's features per image in DIR, shared by every "
                         "run that names it (default: in each worker's memory only)")

@@ -39,8 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "folder (its model/)")
     p.add_argument("--tasks", default="quality,importance,distortion",
                    help="comma list of quality, importance, distortion (default: all)")
-    p.add_argument("--sam-checkpoint", metavar="FILE",
-                   help="SAM weights for --point/--box (default: seagull.weights lookup)")
+    p.add_argument("--sam", "--sam-checkpoint", dest="sam", metavar="CHECKPOINT",
+                   help="SAM weights for --point/--box (default: seagull.weights lookup; "
+                        "--sam-checkpoint: the old spelling)")
     p.add_argument("--llm", metavar="DIR", help="the LLM folder of a paper-preset model")
     p.add_argument("--encoder-weights", metavar="FILE",
                    help="the ConvNeXt checkpoint of a paper-preset model")
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from seagull.regions import build_segmenter
 
-        segmenter = build_segmenter(sam_checkpoint=args.sam_checkpoint)
+        segmenter = build_segmenter(sam_checkpoint=args.sam)
         segmenter.set_image(image)
         mask = segmenter.predict(point=args.point) if args.point is not None else \
             segmenter.predict(box=args.box)

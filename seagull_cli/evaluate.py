@@ -3,6 +3,7 @@
 Writes to ``--out``: ``predictions.parquet`` (one row per region, label and prediction side by
 side), ``report.json`` (the paper's metrics), ``report.md`` (Tables 1 and 2) and PNG plots.
 Runs on Ray Data (``pipelines/evaluate.py``): a local Ray started on demand, or ``--address``.
+Its flags are the fields of ``pipelines.evaluate.EvaluateConfig``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,22 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pipelines.evaluate import add_arguments as pipeline_arguments
+    from pipelines.evaluate import EvaluateConfig
+    from seagull_cli._config import add_config_arguments
 
-    pipeline_arguments(parser)
+    add_config_arguments(parser, EvaluateConfig)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from pipelines.evaluate import run_from_args
+    from pipelines.evaluate import EvaluateConfig
+    from pipelines.evaluate import run as evaluate
     from seagull.evaluation import table1_markdown
+    from seagull_cli._config import from_args
 
-    report = run_from_args(args)
-    print(table1_markdown({args.name or Path(args.model).name: report}))
-    print(f"wrote {args.out}")
+    config = from_args(EvaluateConfig, args)
+    report = evaluate(config)
+    print(table1_markdown({config.name or Path(config.model).name: report}))
+    print(f"wrote {config.out}")
     return 0

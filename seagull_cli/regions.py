@@ -38,16 +38,14 @@ def regions_json(regions) -> list[dict]:
 def draw_overlay(image, regions):
     """H×W×3 uint8: each region tinted in its own colour; objects outlined in white."""
     import numpy as np
-    from skimage.segmentation import find_boundaries
 
-    out = image.astype(np.float32)
+    from seagull.regions.overlay import tint_masks
+
     rng = np.random.default_rng(0)
-    for region in sorted(regions, key=lambda r: -r.area):  # small regions stay visible on top
-        colour = rng.integers(40, 256, size=3).astype(np.float32)
-        out[region.mask] = 0.55 * out[region.mask] + 0.45 * colour
-        edge = find_boundaries(region.mask, mode="inner")
-        out[edge] = 255.0 if region.kind == "object" else colour
-    return out.clip(0, 255).astype(np.uint8)
+    ordered = sorted(regions, key=lambda r: -r.area)  # small regions stay visible on top
+    colours = [rng.integers(40, 256, size=3) for _ in ordered]
+    outlines = [(255, 255, 255) if r.kind == "object" else c for r, c in zip(ordered, colours)]
+    return tint_masks(image, [r.mask for r in ordered], colours, alpha=0.45, outlines=outlines)
 
 
 def run(args) -> int:

@@ -101,13 +101,8 @@ def overlay_png(image: np.ndarray, mask: np.ndarray, *, colour=(255, 64, 32),
     """PNG bytes of ``image`` (H×W×3 uint8) with ``mask`` (H×W bool) tinted and outlined."""
     from PIL import Image
 
-    out = image.astype(np.float32)
-    tint = np.asarray(colour, dtype=np.float32)
-    out[mask] = (1 - alpha) * out[mask] + alpha * tint
-    # The outline: mask pixels with a 4-neighbour outside the mask.
-    padded = np.pad(mask, 1)
-    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-    out[mask & ~inner] = tint
+    from seagull.regions.overlay import tint_masks
+
     buffer = io.BytesIO()
-    Image.fromarray(out.clip(0, 255).astype(np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(tint_masks(image, [mask], [colour], alpha=alpha)).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -52,10 +52,12 @@ def resize_mask(mask: np.ndarray, size: int) -> torch.Tensor:
 
 
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Bounding box (x0, y0, x1, y1) of a non-empty H×W bool mask, x1/y1 exclusive (pixels)."""
-    ys = np.flatnonzero(mask.any(axis=1))
-    xs = np.flatnonzero(mask.any(axis=0))
-    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
+    """Bounding box (x0, y0, x1, y1) of a non-empty H×W bool mask, x1/y1 exclusive (pixels):
+    ``seagull.regions.rle.mask_bbox`` (the one home of a mask's box) as corners."""
+    from seagull.regions.rle import mask_bbox
+
+    x, y, w, h = mask_bbox(mask)
+    return x, y, x + w, y + h
 
 
 def crop_region(image: np.ndarray, mask: np.ndarray, size: int, mean, std) -> torch.Tensor:

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from seagull.data.schema import REGION_KINDS as KINDS  # the one home: the rois schema
 from seagull.regions.filtering import DEDUP_IOU, MIN_REGION_AREA, filter_regions, mask_iou
 from seagull.regions.segmenter import Segmenter, build_segmenter
-
-KINDS: tuple[str, ...] = ("object", "component")
 
 
 @dataclass

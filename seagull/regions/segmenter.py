@@ -320,9 +320,11 @@ class SamSegmenter(Segmenter):
 
 
 def _mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
+    """A mask's box as SAM's box prompt wants it: (x0, y0, x1, y1) floats, x1/y1 exclusive."""
+    from seagull.regions.rle import mask_bbox
+
+    x, y, w, h = mask_bbox(mask)
+    return float(x), float(y), float(x + w), float(y + h)
 
 
 def build_segmenter(sam_checkpoint=None, detector_weights=None, *, strict: bool = False,

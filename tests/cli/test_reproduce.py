@@ -67,28 +67,28 @@ def test_reproduce_needs_mini_and_known_models(tmp_path, capsys):
 
 
 def test_build_step_calls_the_factory_with_its_options(tmp_path, monkeypatch):
-    """The dataset step's arguments parse with the real `seagull build-100w` parser, and the
-    built dataset gets its hold-out split (the factory itself is stood in by test rows)."""
-    from pipelines import reproduce
-    from seagull_cli import build_parser
+    """The dataset step runs the build-100w recipe with a typed config, and the built dataset
+    gets its hold-out split (the factory itself is stood in by test rows)."""
+    from pipelines import build_100w, reproduce
 
     calls = []
 
-    def fake_cli(argv):
-        args = build_parser().parse_args(argv)  # every option must exist in the real command
-        calls.append(args)
+    def fake_run(config):
+        calls.append(config)
         write_dataset(tmp_path / "mini" / "data", n_images=6)
 
-    monkeypatch.setattr(reproduce, "_cli", fake_cli)
+    monkeypatch.setattr(build_100w, "run", fake_run)
     (tmp_path / "raws").mkdir()
     settings = reproduce.MiniSettings(out=str(tmp_path / "mini"), raw_dir=str(tmp_path / "raws"),
                                       sources=3, holdout=1, types=["blur"], levels=[3, 9],
                                       long_side=96)
     data = reproduce.build_data(settings, tmp_path / "mini")
-    (args,) = calls
-    assert (args.command, args.max_sources, args.types, args.levels, args.long_side) == (
-        "build-100w", 3, ["blur"], [3, 9], 96)
-    assert args.test_fraction == 0.0 and args.raw_dir == str(tmp_path / "raws")
+    (config,) = calls
+    assert isinstance(config, build_100w.BuildConfig)
+    assert (config.max_sources, config.types, config.levels, config.long_side) == (
+        3, ("blur",), (3, 9), 96)
+    assert config.test_fraction == 0.0 and config.raw_dir == str(tmp_path / "raws")
+    assert config.no_progress is True
     splits = {p.stem: set(pq.read_table(p).column("split").to_pylist())
               for p in (tmp_path / "mini" / "data" / "rois").glob("*.parquet")}
     assert data == str(tmp_path / "mini" / "data") and splits["src002"] == {"test"}

@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTION = "seagull-ray"
-SOURCE_DIRS = ("seagull", "pipelines", "serve")
+SOURCE_DIRS = ("seagull", "seagull_cli", "pipelines", "serve")
 OWN_PACKAGES = frozenset(SOURCE_DIRS)
 
 
@@ -110,7 +110,7 @@ def test_every_runtime_import_is_a_plain_dependency():
     problems = find_violations(source_files(), requirements,
                                importlib.metadata.packages_distributions())
     assert not problems, (
-        f"{len(problems)} import(s) of seagull/, pipelines/ or serve/ that a plain install of "
+        f"{len(problems)} import(s) of the project's packages that a plain install of "
         f"{DISTRIBUTION} does not bring (add them to [project].dependencies in pyproject.toml, "
         "then reinstall with pip install -e .):\n  " + "\n  ".join(problems))
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [p for folder in ("seagull", "pipelines", "serve", "tests", "bench")
+SOURCES = [p for folder in ("seagull", "seagull_cli", "pipelines", "serve", "tests", "bench")
            for p in (ROOT / folder).rglob("*.py")]
 
 

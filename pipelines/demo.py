@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -28,29 +29,59 @@ def done(started: float) -> None:
 
 
 # The main job's dataset: every distortion type, levels spread over 0…19, 256-px renders.
-TYPES = "exposure,noise,blur,contrast,colorfulness,compression"
-LEVELS = "0,4,9,14,19"
-LONG_SIDE = "256"
+TYPES = ("exposure", "noise", "blur", "contrast", "colorfulness", "compression")
+LEVELS = (0, 4, 9, 14, 19)
+LONG_SIDE = 256
+POINTS = 16
 HOLD_OUT = 5  # photo groups never trained on (seagull.data.split.held_out_groups)
 TRAIN_STEPS = 500  # ~5 minutes of the small preset on 2 cores (docs/model.md)
 
 
+@dataclass(frozen=True)
+class DemoConfig:
+    """Everything the main job takes (its fields are the command line's flags)."""
+
+    out: str = field(default="demo", metadata={"help": "folder for everything the job writes"})
+    seed: int | None = field(default=None, metadata={
+        "help": "sample noise seed (default: the samples' own)"})
+    steps: int = field(default=TRAIN_STEPS, metadata={
+        "help": "training steps of the small model"})
+
+    def __post_init__(self) -> None:
+        from seagull.errors import ConfigError
+
+        if self.steps <= 0:
+            raise ConfigError(f"--steps must be positive, got {self.steps}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m pipelines.demo``: the flags of ``DemoConfig``; a project error is one line
+    and exit 2, as everywhere."""
+    from seagull.errors import SeagullError
+    from seagull_cli._config import add_config_arguments, from_args
+
     parser = argparse.ArgumentParser(prog="python -m pipelines.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="demo", help="folder for everything the job writes")
-    parser.add_argument("--seed", type=int, default=None, help="sample noise seed")
-    parser.add_argument("--steps", type=int, default=TRAIN_STEPS,
-                        help=f"training steps of the small model (default {TRAIN_STEPS})")
+    add_config_arguments(parser, DemoConfig)
     args = parser.parse_args(argv)
+    try:
+        return run(from_args(DemoConfig, args))
+    except SeagullError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
+
+def run(config: DemoConfig) -> int:
+    """The main job's steps in order; 0 when the served model ranks the clean region highest."""
+    from pipelines import build_100w, evaluate, train
+    from seagull.evaluation import table1_markdown
     from seagull.samples import DEFAULT_SEED
     from seagull_cli import main as seagull
     from seagull_cli import setup_logging
 
     setup_logging()
-    out = Path(args.out)
-    seed = DEFAULT_SEED if args.seed is None else args.seed
+    out = Path(config.out)
+    seed = DEFAULT_SEED if config.seed is None else config.seed
     total = 10
     t0 = time.monotonic()
 
@@ -77,19 +108,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    contact sheet: {renders / 'contact_sheet.png'}")
     done(t)
 
-    build = ["--types", TYPES, "--levels", LEVELS, "--long-side", LONG_SIDE, "--points", "16"]
+    build = {"types": TYPES, "levels": LEVELS, "long_side": LONG_SIDE, "points": POINTS}
     t = step(4, total, "building a scaled-down Seagull-100w from the training photos on a local "
                        f"Ray (seagull build-100w) into {out / 'seagull-100w'}")
-    if seagull(["build-100w", "--raw-dir", str(out / "train_photos.txt"), "--out",
-                str(out / "seagull-100w"), *build, "--test-fraction", "0"]) != 0:
-        return 1
+    built = build_100w.run(build_100w.BuildConfig(
+        raw_dir=str(out / "train_photos.txt"), out=str(out / "seagull-100w"), **build,
+        test_fraction=0.0))
+    print(build_100w.summary(built, str(out / "seagull-100w")))
     done(t)
 
     t = step(5, total, "building the evaluation set from the held-out photos only "
                        f"(seagull build-100w) into {out / 'seagull-100w-heldout'}")
-    if seagull(["build-100w", "--raw-dir", str(out / "heldout_photos.txt"), "--out",
-                str(out / "seagull-100w-heldout"), *build, "--test-fraction", "1"]) != 0:
-        return 1
+    built = build_100w.run(build_100w.BuildConfig(
+        raw_dir=str(out / "heldout_photos.txt"), out=str(out / "seagull-100w-heldout"),
+        **build, test_fraction=1.0))
+    print(build_100w.summary(built, str(out / "seagull-100w-heldout")))
     done(t)
 
     t = step(6, total, "dataset report and region overlays (seagull inspect)")
@@ -98,22 +131,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     done(t)
 
-    t = step(7, total, f"training the small model ({args.steps} steps) on the training photos "
-                       f"(seagull train) into {out / 'train'}")
-    if seagull(["train", "--stage", "1", "--preset", "small", "--data",
-                str(out / "seagull-100w"), "--out", str(out / "train"), "--max-steps",
-                str(args.steps), "--checkpoint-every", str(max(1, args.steps // 3)),
-                "--feature-cache", str(out / "features")]) != 0:
-        return 1
+    t = step(7, total, f"training the small model ({config.steps} steps) on the training "
+                       f"photos (seagull train) into {out / 'train'}")
+    trained = train.run(train.TrainRunConfig(
+        stage=1, preset="small", data=str(out / "seagull-100w"), out=str(out / "train"),
+        max_steps=config.steps, checkpoint_every=max(1, config.steps // 3),
+        feature_cache=str(out / "features")))
+    print(train.summary_line(trained))
     done(t)
 
     t = step(8, total, "evaluating the trained model on the held-out photos (seagull evaluate "
                        f"--split test) into {out / 'report'}")
-    if seagull(["evaluate", "--model", str(out / "train"), "--data",
-                str(out / "seagull-100w-heldout"), "--split", "test", "--out",
-                str(out / "report"), "--name", "seagull-small", "--actors", "2",
-                "--feature-cache", str(out / "features")]) != 0:
-        return 1
+    report = evaluate.run(evaluate.EvaluateConfig(
+        model=str(out / "train"), data=str(out / "seagull-100w-heldout"), split="test",
+        out=str(out / "report"), name="seagull-small", actors=2,
+        feature_cache=str(out / "features")))
+    print(table1_markdown({"seagull-small": report}))
     print(f"    report: {out / 'report' / 'report.md'} and PNG plots beside it")
     done(t)
 
@@ -155,8 +188,7 @@ def clean_and_distorted(root: Path) -> dict:
     from seagull.data.factory import decode_image
     from seagull.data.reader import table_dataset
 
-    levels = [int(v) for v in LEVELS.split(",")]
-    top = max(levels)
+    top = max(LEVELS)
     rois = table_dataset(str(root), "rois").to_table(
         filter=pc.field("level") == top, columns=["source_id", "distortion", "encoded",
                                                   "regions"]).to_pylist()

@@ -4,17 +4,18 @@ Recipe (every step is a project command or library function, run in this process
 local Ray):
 
 1. ``seagull samples`` → the sample DNGs (or ``--raw-dir``);
-2. the build-100w recipe (``pipelines.build_100w.run``) on them (all of them, or the first ``--sources``), small renders
-   (``--long-side``), the distortion types and levels asked for (or ``--data``: an existing
-   dataset, steps 2–3 skipped);
+2. the build-100w recipe (``pipelines.build_100w.run``) on them (all of them, or the first
+   ``--sources``), small renders (``--long-side``), the distortion types and levels asked for
+   (or ``--data``: an existing dataset, steps 2–3 skipped);
 3. hold out ``--holdout`` whole photos (split groups, spread over the RAW file names:
    ``seagull.data.split.held_out_groups``, the main job's rule) as the test split, the rest
    train (``hold_out_sources``; rewrites the split column of their shards);
 4. for each seed of ``--seeds`` and each Seagull variant (``full``, ``no_global``,
-   ``no_local`` and, when asked for, ``no_jir``: ``seagull.ablations``): ``seagull train
-   --stage 1 --init <variant's initial model, built from --preset with that seed> --max-steps N
-   --feature-cache OUT/features`` plus the variant's own arguments. The frozen encoder's
-   features are computed once per image and read back by every later run;
+   ``no_local`` and, when asked for, ``no_jir``: ``seagull.ablations``): the train recipe
+   (``pipelines.train.run``), stage 1 from the variant's initial model (built from ``--preset``
+   with that seed), ``max_steps`` N, ``feature_cache`` OUT/features, plus the variant's own
+   settings. The frozen encoder's features are computed once per image and read back by
+   every later run;
 5. the crop-only CNN baseline trained on the same rows, once per seed
    (``seagull.baselines.crop_cnn``);
 6. ``pipelines.evaluate`` for each run on the test split → one report folder each;
@@ -27,7 +28,6 @@ local Ray):
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -38,6 +38,7 @@ from pathlib import Path
 log = logging.getLogger("pipelines.reproduce")
 
 from seagull.labels.levels import DISTORTION_TYPES
+from seagull.model.config import PRESETS
 
 SEAGULL_VARIANTS = ("full", "no_global", "no_local", "no_jir")
 CROP = "crop"
@@ -48,40 +49,72 @@ CROP_LABEL = "Crop-based CNN"
 EVAL_ACTORS = 2  # half a CPU each: both cores infer while Ray Data reads beside them
 
 
-@dataclass
-class MiniSettings:
-    """Everything that determines a mini run (recorded in ``OUT/results.json``)."""
-
-    out: str
-    raw_dir: str | None = None
-    data: str | None = None
-    sources: int | None = None  # None: every RAW file of the folder
-    holdout: int = 5  # photos (split groups) held out as the test split
-    types: list[str] = field(default_factory=lambda: list(DISTORTION_TYPES))
-    levels: list[int] = field(default_factory=lambda: [0, 4, 9, 14, 19])
-    long_side: int = 256
-    points: int = 8
-    preset: str = "small"
-    steps: int = 400
-    lr: float | None = None  # None: the preset's
-    batch_size: int = 8
-    crop_steps: int = 300
-    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    workers: int | None = None
-    seed: int = 0  # the dataset's (renders, point prompts)
-    address: str | None = None
+def _help(text: str, **more) -> dict:
+    return {"metadata": {"help": text, **more}}
 
 
-def _cli(argv: list[str]) -> None:
-    """Run a ``seagull`` subcommand in this process; a non-zero exit is an error here."""
-    from seagull.errors import ConfigError
-    from seagull_cli import build_parser
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """Everything that determines a mini run (its fields are ``seagull reproduce --mini``'s
+    flags; recorded in ``OUT/results.json``)."""
 
-    args = build_parser().parse_args(argv)
-    rc = int(args._run(args) or 0)
-    if rc:
-        raise ConfigError(f"`seagull {' '.join(argv)}` exited with {rc}")
+    out: str = field(**_help("working folder: data, runs, reports, results"))
+    raw_dir: str | None = field(default=None, **_help(
+        "RAW photos to use instead of the project's samples"))
+    data: str | None = field(default=None, **_help(
+        "an existing dataset root (with a test split) instead of building one"))
+    sources: int | None = field(default=None, **_help(
+        "RAW sources to build from (default: all of them)"))
+    holdout: int = field(default=5, **_help(
+        "photos (split groups, spread over the file names) held out as the test split"))
+    types: tuple[str, ...] = field(default=DISTORTION_TYPES, **_help("distortion types"))
+    levels: tuple[int, ...] = field(default=(0, 4, 9, 14, 19), **_help("levels 0…19"))
+    long_side: int = field(default=256, **_help("render size in pixels"))
+    points: int = field(default=8, **_help("component-level point prompts per reference"))
+    preset: str = field(default="small", **_help("model preset of the Seagull rows",
+                                                 choices=tuple(sorted(PRESETS))))
+    steps: int = field(default=400, **_help("training steps of each Seagull run"))
+    lr: float | None = field(default=None, **_help(
+        "peak learning rate of the Seagull runs (default: the preset's)"))
+    batch_size: int = field(default=8, **_help("training batch"))
+    crop_steps: int = field(default=300, **_help("training steps of the crop baseline"))
+    models: tuple[str, ...] = field(default=DEFAULT_MODELS, **_help(
+        f"the rows to train and evaluate (choices {','.join(MODEL_CHOICES)})"))
+    seeds: tuple[int, ...] = field(default=(0, 1, 2), **_help(
+        "each row is trained once per seed"))
+    workers: int | None = field(default=None, **_help("training workers (default: train's)"))
+    seed: int = field(default=0, **_help("the dataset's seed (renders, point prompts)"))
+    address: str | None = field(default=None, **_help(
+        "Ray cluster address (default: a local Ray)"))
+
+    def __post_init__(self) -> None:
+        from seagull.errors import ConfigError
+        from seagull.isp.distortions import N_LEVELS
+
+        unknown = sorted(set(self.models) - set(MODEL_CHOICES))
+        if unknown or not self.models:
+            raise ConfigError(f"unknown model(s) {unknown}; models: {', '.join(MODEL_CHOICES)}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"--seeds must name distinct seeds, got {list(self.seeds)}")
+        unknown = sorted(set(self.types) - set(DISTORTION_TYPES))
+        if unknown or not self.types:
+            raise ConfigError(f"--types: unknown distortion type(s) {unknown}; types: "
+                              f"{', '.join(DISTORTION_TYPES)}")
+        bad = [lv for lv in self.levels if not 0 <= lv < N_LEVELS]
+        if bad or not self.levels:
+            raise ConfigError(f"--levels must be in 0…{N_LEVELS - 1}, got {list(self.levels)}")
+        if self.preset not in PRESETS:
+            raise ConfigError(f"--preset {self.preset!r}: not one of "
+                              f"{', '.join(sorted(PRESETS))}")
+        for name in ("sources", "holdout", "long_side", "points", "steps", "batch_size",
+                     "crop_steps", "workers"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if self.lr is not None and not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"--seed {self.seed} is outside 0 … 2**32-1")
 
 
 def hold_out_sources(root: str, holdout: int) -> dict[str, list[str]]:
@@ -147,7 +180,7 @@ def _source_name(layout, sid: str) -> str:
     return posixpath.basename(str(column[0])) if len(column) else ""
 
 
-def build_data(s: MiniSettings, out: Path) -> str:
+def build_data(s: ReproduceConfig, out: Path) -> str:
     """Steps 1–3: sample RAWs → small Seagull-100w → hold-out split. Returns the data root."""
     from seagull.samples import DEFAULT_SEED, make_samples
 
@@ -183,25 +216,20 @@ def run_name(name: str, seed: int) -> str:
     return f"{name}-seed{seed}"
 
 
-def train_variant(name: str, data: str, s: MiniSettings, out: Path, seed: int) -> Path:
+def train_variant(name: str, data: str, s: ReproduceConfig, out: Path, seed: int) -> Path:
     """Step 4: one Seagull variant with one seed, stage 1 from its initial model (built from
     the preset with that seed). Returns the model folder."""
+    from pipelines.train import TrainRunConfig
+    from pipelines.train import run as train
     from seagull.ablations import save_init_model, variant
 
     v = variant(name)
     init = save_init_model(v, out / "init" / run_name(name, seed), preset=s.preset, seed=seed)
     run_dir = out / "runs" / run_name(name, seed)
-    argv = ["train", "--stage", "1", "--data", data, "--out", str(run_dir),
-            "--init", str(init), "--max-steps", str(s.steps),
-            "--batch-size", str(s.batch_size), "--seed", str(seed),
-            "--feature-cache", str(out / "features"), *v.train_args]
-    if s.lr is not None:
-        argv += ["--lr", str(s.lr)]
-    if s.workers:
-        argv += ["--workers", str(s.workers)]
-    if s.address:
-        argv += ["--address", s.address]
-    _cli(argv)
+    train(TrainRunConfig(stage=1, data=data, out=str(run_dir), init=str(init),
+                         max_steps=s.steps, batch_size=s.batch_size, seed=seed,
+                         feature_cache=str(out / "features"), lr=s.lr, workers=s.workers,
+                         address=s.address, **v.train))
     return run_dir / "model"
 
 
@@ -209,7 +237,7 @@ def _slug(label: str) -> str:
     return label.lower().replace("/", "").replace(" ", "_").replace("-", "_")
 
 
-def run_mini(s: MiniSettings) -> dict:
+def run(s: ReproduceConfig) -> dict:
     """Run the whole mini reproduction; returns ``{"reports", "table", "timings", ...}``.
 
     ``reports`` maps each row's label to its reports, one per seed (in ``s.seeds`` order)."""
@@ -217,16 +245,8 @@ def run_mini(s: MiniSettings) -> dict:
     from pipelines.evaluate import run as evaluate
     from seagull.ablations import variant
     from seagull.baselines.crop_cnn import train_crop_baseline
-    from seagull.errors import ConfigError
     from seagull.evaluation import table1_markdown, table2_markdown
-    from seagull.model.config import get_preset
 
-    unknown = sorted(set(s.models) - set(MODEL_CHOICES))
-    if unknown or not s.models:
-        raise ConfigError(f"unknown model(s) {unknown}; models: {', '.join(MODEL_CHOICES)}")
-    if not s.seeds or len(set(s.seeds)) != len(s.seeds):
-        raise ConfigError(f"--seeds must name distinct seeds, got {s.seeds}")
-    get_preset(s.preset)  # an unknown preset stops here, before the build
     if s.data:  # a dataset that is not one stops here, before any run
         from seagull.data.store import DatasetLayout
 
@@ -307,62 +327,6 @@ def write_results_plot(reports: dict[str, list[dict]], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seagull_cli._args import int_list, positive_int, seed, str_list
-
-    d = MiniSettings(out="")
-    p.add_argument("--mini", action="store_true", required=True,
-                   help="the mini reproduction on the sample photos (the only mode here; the "
-                        "full-scale commands are in docs/evaluation.md)")
-    p.add_argument("--out", required=True, help="working folder: data, runs, reports, results")
-    p.add_argument("--raw-dir", help="RAW photos to use instead of the project's samples")
-    p.add_argument("--data", help="an existing dataset root (with a test split) instead of "
-                                  "building one")
-    p.add_argument("--sources", type=positive_int, default=d.sources,
-                   help="RAW sources to build from (default: all of them)")
-    p.add_argument("--holdout", type=positive_int, default=d.holdout,
-                   help=f"photos (split groups, spread over the file names) held out as the "
-                        f"test split (default {d.holdout})")
-    p.add_argument("--types", type=str_list, default=d.types,
-                   help=f"distortion types (default {','.join(d.types)})")
-    p.add_argument("--levels", type=int_list, default=d.levels,
-                   help=f"levels 0…19 (default {','.join(map(str, d.levels))})")
-    p.add_argument("--long-side", type=positive_int, default=d.long_side,
-                   help=f"render size in pixels (default {d.long_side})")
-    p.add_argument("--points", type=positive_int, default=d.points,
-                   help=f"component-level point prompts per reference (default {d.points})")
-    p.add_argument("--preset", default=d.preset,
-                   help=f"model preset of the Seagull rows (default {d.preset})")
-    p.add_argument("--steps", type=positive_int, default=d.steps,
-                   help=f"training steps of each Seagull run (default {d.steps})")
-    p.add_argument("--lr", type=float, default=d.lr,
-                   help="peak learning rate of the Seagull runs (default: the preset's)")
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
-                   help=f"training batch (default {d.batch_size})")
-    p.add_argument("--crop-steps", type=positive_int, default=d.crop_steps,
-                   help=f"training steps of the crop baseline (default {d.crop_steps})")
-    p.add_argument("--models", type=str_list, default=d.models,
-                   help=f"the rows to train and evaluate (default {','.join(d.models)}; "
-                        f"choices {','.join(MODEL_CHOICES)})")
-    p.add_argument("--seeds", type=int_list, default=d.seeds,
-                   help=f"each row is trained once per seed (default "
-                        f"{','.join(map(str, d.seeds))})")
-    p.add_argument("--workers", type=positive_int, help="training workers (default: train's)")
-    p.add_argument("--seed", type=seed, default=d.seed,
-                   help="the dataset's seed (renders, point prompts)")
-    p.add_argument("--address", help="Ray cluster address (default: a local Ray)")
-
-
-def settings_from_args(args: argparse.Namespace) -> MiniSettings:
-    return MiniSettings(
-        out=args.out, raw_dir=args.raw_dir, data=args.data, sources=args.sources,
-        holdout=args.holdout, types=list(args.types), levels=list(args.levels),
-        long_side=args.long_side, points=args.points, preset=args.preset, steps=args.steps,
-        lr=args.lr, batch_size=args.batch_size, crop_steps=args.crop_steps,
-        models=list(args.models), seeds=list(args.seeds), workers=args.workers,
-        seed=args.seed, address=args.address)
 
 
 def main(argv: list[str] | None = None) -> int:

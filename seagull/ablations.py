@@ -9,7 +9,7 @@ A variant is trained like Seagull with one thing changed:
   evaluation. ``seagull evaluate --no-global / --no-local`` switches the tokens off at inference
   on a model trained with them (a probe, not the paper's ablation).
 - ``no_jir``: training without the judgment instructions: ``seagull train --jir-fraction 0``
-  in both stages (stage 1 never draws a JIR; stage 2 keeps the AIRs of its fixed set).
+  (the training config's ``jir_fraction=0``) in both stages (stage 1 never draws a JIR; stage 2 keeps the AIRs of its fixed set).
 - ``no_stage1``: stage 2 from the preset's initial weights instead of a stage-1 model.
 - ``stage1_0`` / ``stage1_25`` / ``stage1_50`` / ``stage1_100``: stage 1 on that share of the
   100w sources (``subset_sources`` writes the subset as a dataset of its own; 0 % is
@@ -28,13 +28,14 @@ from seagull.errors import ConfigError, DatasetError
 @dataclass(frozen=True)
 class Variant:
     """``label``: the row name in the tables; ``model``: config fields changed at build;
-    ``train_args``: extra ``seagull train`` arguments (stage 1); ``stage1_fraction``: share of
-    the stage-1 sources (0 = no stage 1)."""
+    ``train``: training config fields changed (stage 1; ``pipelines.train.TrainRunConfig``
+    names, e.g. ``jir_fraction``); ``stage1_fraction``: share of the stage-1 sources
+    (0 = no stage 1)."""
 
     name: str
     label: str
     model: dict = field(default_factory=dict)
-    train_args: tuple[str, ...] = ()
+    train: dict = field(default_factory=dict)
     stage1_fraction: float = 1.0
 
 
@@ -42,7 +43,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("full", "Seagull"),
     Variant("no_global", "w/o Global", model={"use_global": False}),
     Variant("no_local", "w/o Local", model={"use_local": False}),
-    Variant("no_jir", "w/o JIR", train_args=("--jir-fraction", "0")),
+    Variant("no_jir", "w/o JIR", train={"jir_fraction": 0.0}),
     Variant("no_stage1", "w/o Pre-train", stage1_fraction=0.0),
     Variant("stage1_0", "0%", stage1_fraction=0.0),
     Variant("stage1_25", "25%", stage1_fraction=0.25),

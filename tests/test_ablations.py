@@ -15,7 +15,7 @@ def test_variants_cover_tables_3_and_4():
     assert [variant(n).label for n in TABLE4] == [
         "w/o Pre-train", "w/o JIR", "w/o Local", "w/o Global", "Seagull"]
     assert [VARIANTS[n].stage1_fraction for n in TABLE3] == [0.0, 0.25, 0.5, 1.0]
-    assert variant("no_jir").train_args == ("--jir-fraction", "0")
+    assert variant("no_jir").train == {"jir_fraction": 0.0}
     with pytest.raises(ConfigError, match="unknown variant"):
         variant("no_llm")
 

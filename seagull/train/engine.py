@@ -111,3 +111,23 @@ def export_model(engine, folder: str | Path, rank: int) -> None:
     with full_parameters(engine):
         if rank == 0:
             engine.module.save_pretrained(str(folder))
+
+
+class Steps:
+    """A DeepSpeed engine as ``seagull.train.loop.Engine``: the loss of a micro-batch, the
+    backward pass, the (accumulating) step and the current learning rate."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def forward_loss(self, inputs: dict):
+        return forward_loss(self.engine, to_device(inputs, self.engine))
+
+    def backward(self, loss) -> None:
+        self.engine.backward(loss)
+
+    def step(self) -> None:
+        self.engine.step()
+
+    def lr(self) -> float:
+        return current_lr(self.engine)

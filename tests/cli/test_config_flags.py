@@ -70,3 +70,64 @@ def test_build_100w_bad_values_are_one_line_errors(tmp_path, capsys):
                     "--cpus-per-actor", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["seagull build-100w: error: --cpus-per-actor must be positive"]
+
+
+def test_every_recipe_is_a_typed_config_and_run():
+    """build-100w, ingest-3k, train, evaluate, reproduce and the main job: a frozen dataclass
+    whose fields are the flags, and ``run(config)``."""
+    import dataclasses
+    import inspect
+    import typing
+
+    from pipelines import build_100w, demo, evaluate, ingest_3k, reproduce, train
+
+    for module, cls in ((build_100w, build_100w.BuildConfig),
+                        (ingest_3k, ingest_3k.IngestConfig),
+                        (train, train.TrainRunConfig), (evaluate, evaluate.EvaluateConfig),
+                        (reproduce, reproduce.ReproduceConfig), (demo, demo.DemoConfig)):
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls
+        param, *more = inspect.signature(module.run).parameters.values()
+        assert typing.get_type_hints(module.run)[param.name] is cls, module.__name__
+        assert all(m.default is not inspect.Parameter.empty for m in more)  # test seams only
+        p = argparse.ArgumentParser()
+        add_config_arguments(p, cls)  # every field has a command-line type
+        assert not hasattr(module, "add_arguments"), module.__name__  # no hand-written flags
+
+
+def test_train_flags_leave_the_presets_defaults_to_the_preset(tmp_path, capsys):
+    from pipelines.train import TrainRunConfig
+
+    p = argparse.ArgumentParser()
+    add_config_arguments(p, TrainRunConfig)
+    config = from_args(TrainRunConfig, p.parse_args(["--stage", "1", "--data", "d", "--out",
+                                                     "o"]))
+    assert (config.preset, config.lr, config.batch_size, config.jir_fraction) == (
+        "small", None, None, None)
+    assert (config.checkpoint_every, config.zero, config.max_failures) == (50, 2, 3)
+    old = from_args(TrainRunConfig, p.parse_args(["--stage", "1", "--data", "d", "--out", "o",
+                                                  "--encoder", "w.pt"]))
+    assert old.encoder_weights == "w.pt"  # the old spelling is an alias
+    for flags, message in ((["--max-steps", "0"], "--max-steps must be positive, got 0"),
+                           (["--jir-fraction", "1.5"], "--jir-fraction 1.5 is outside 0 … 1"),
+                           (["--seed", "-1"], "--seed -1 is outside 0 … 2**32-1"),
+                           (["--stage", "2"], "stage 2 starts from a stage-1 model")):
+        argv = ["train", "--stage", "1", "--data", str(tmp_path), "--out", str(tmp_path / "r"),
+                *flags]
+        assert seagull(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+
+
+def test_reproduce_flags_are_its_config():
+    from pipelines.reproduce import DEFAULT_MODELS, ReproduceConfig
+
+    p = argparse.ArgumentParser()
+    add_config_arguments(p, ReproduceConfig)
+    config = from_args(ReproduceConfig, p.parse_args(["--out", "o", "--seeds", "3,5",
+                                                      "--models", "no_jir,crop"]))
+    assert config.seeds == (3, 5) and config.models == ("no_jir", "crop")
+    assert ReproduceConfig(out="o").models == DEFAULT_MODELS and config.preset == "small"
+    with pytest.raises(Exception, match="--levels must be in 0…19"):
+        ReproduceConfig(out="o", levels=(0, 20))
+    with pytest.raises(Exception, match="--seeds must name distinct seeds"):
+        ReproduceConfig(out="o", seeds=(1, 1))

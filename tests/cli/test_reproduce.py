@@ -79,9 +79,9 @@ def test_build_step_calls_the_factory_with_its_options(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build_100w, "run", fake_run)
     (tmp_path / "raws").mkdir()
-    settings = reproduce.MiniSettings(out=str(tmp_path / "mini"), raw_dir=str(tmp_path / "raws"),
-                                      sources=3, holdout=1, types=["blur"], levels=[3, 9],
-                                      long_side=96)
+    settings = reproduce.ReproduceConfig(out=str(tmp_path / "mini"),
+                                         raw_dir=str(tmp_path / "raws"), sources=3, holdout=1,
+                                         types=("blur",), levels=(3, 9), long_side=96)
     data = reproduce.build_data(settings, tmp_path / "mini")
     (config,) = calls
     assert isinstance(config, build_100w.BuildConfig)

@@ -132,17 +132,15 @@ def ray_run(data: str, out: str, steps: int, global_batch: int, micro_batch: int
     restart); ``all`` counts every measured step; ``epoch_restart_s`` is what an epoch's first
     step took beyond the steady median.
     """
-    from pipelines.train import add_arguments, launch
+    from pipelines.train import TrainRunConfig, run
     from seagull.train.metrics_log import read_metrics
 
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
     with local_ray():
-        launch(parser.parse_args([
-            "--stage", "1", "--data", data, "--out", out, "--max-steps",
-            str(steps + WARMUP_STEPS), "--checkpoint-every", str(steps + WARMUP_STEPS),
-            "--batch-size", str(global_batch), "--micro-batch", str(micro_batch),
-            "--workers", str(workers)]))
+        # The tiny preset, as the plain loop beside it (the command's default is small).
+        run(TrainRunConfig(stage=1, data=data, out=out, preset="tiny",
+                           max_steps=steps + WARMUP_STEPS,
+                           checkpoint_every=steps + WARMUP_STEPS, batch_size=global_batch,
+                           micro_batch=micro_batch, workers=workers))
     all_rows = read_metrics(Path(out) / "metrics.csv")
     config = json.loads((Path(out) / "train_config.json").read_text())
     batch = config["train"]["global_batch"]

@@ -9,8 +9,8 @@ Each row: ``image`` (H×W×3 uint8), ``mask`` (H×W bool), ``image_id``, ``roi_i
 ``seagull.data.reader.samples_from_row``; this module only spreads it over Ray.
 
 It is also the one home of the recipes' Ray Data readers: ``ray_table`` (a table's shards as a
-streamed dataset) and ``shuffled_records`` (the training feed, in a seeded well-mixed order
-planned by ``seagull.data.reader``).
+streamed dataset), ``shuffled_records`` (records in a seeded well-mixed order planned by
+``seagull.data.reader``) and ``training_stream`` (the trainer's feed built on it).
 """
 
 from __future__ import annotations
@@ -135,3 +135,32 @@ def shuffled_records(root: str, table: str, to_records: Callable[[dict], list[di
     # A read task holds its window's rows, and more while converting them (1–1.4 × the window,
     # measured): reserve twice the window, so a node starts only as many as its memory holds.
     return ray.data.read_datasource(_Source(), memory=max(1, 2 * largest))
+
+
+def training_stream(data: str, stage: int, seed: int, jir_fraction: float = 0.5,
+                    window_bytes: int | None = None):
+    """The training split of ``data``'s ``rois`` table as a Ray Data stream of records, in a
+    seeded order that is new at each epoch (``shuffled_records``;
+    ``window_bytes`` overrides the size of its shuffle windows)."""
+    import ray.data
+
+    from seagull.train.examples import RECORD_FIELDS, records_for_stage
+
+    # The per-step progress line is the console's; Ray Data's bars would bury it.
+    ray.data.DataContext.get_current().enable_progress_bars = False
+
+    def records(row: dict) -> list[dict]:
+        if row["split"] != "train":
+            return []
+        return records_for_stage(row, stage, seed, jir_fraction)
+
+    # A shard holds one photo, its rows sorted by type then level: shards read whole, even in
+    # a shuffled order, give batches of one photo and one type. Row groups of the whole table
+    # are dealt into windows and each window's records shuffled uniformly instead, so nothing
+    # reads more than a window before its first record (a block-order or full shuffle is an
+    # all-to-all step that reads the whole table first).
+    ds = shuffled_records(data, "rois", records, seed,
+                          columns=["image_id", "split", "distortion", "level", "encoded",
+                                   "regions"],
+                          window_bytes=window_bytes or SHUFFLE_WINDOW_BYTES)
+    return ds.select_columns(list(RECORD_FIELDS))

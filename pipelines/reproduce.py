@@ -9,7 +9,8 @@ local Ray):
    (or ``--data``: an existing dataset, steps 2–3 skipped);
 3. hold out ``--holdout`` whole photos (split groups, spread over the RAW file names:
    ``seagull.data.split.held_out_groups``, the main job's rule) as the test split, the rest
-   train (``hold_out_sources``; rewrites the split column of their shards);
+   train (``seagull.data.holdout.hold_out_sources``; rewrites the split column of their
+   shards);
 4. for each seed of ``--seeds`` and each Seagull variant (``full``, ``no_global``,
    ``no_local`` and, when asked for, ``no_jir``: ``seagull.ablations``): the train recipe
    (``pipelines.train.run``), stage 1 from the variant's initial model (built from ``--preset``
@@ -117,69 +118,6 @@ class ReproduceConfig:
             raise ConfigError(f"--seed {self.seed} is outside 0 … 2**32-1")
 
 
-def hold_out_sources(root: str, holdout: int) -> dict[str, list[str]]:
-    """Make ``holdout`` photos (whole split groups) the test split, the others train.
-
-    The groups are ``seagull.data.split.held_out_groups`` of the sources' RAW file names (the
-    ``images`` table's ``source``): the first, the last and evenly between in name order, the
-    main job's rule. A source of unknown name (no ``images`` shard) is a group of its own, named
-    by its id. A split group (a stereo pair, a burst) is never cut, so the test split may hold
-    more than ``holdout`` sources. Rewrites the ``split`` column of each source's ``rois`` and
-    ``images`` shards atomically; returns ``{"train": [...], "test": [...]}`` source ids in
-    name order.
-    """
-    import posixpath
-
-    import pyarrow as pa
-
-    from seagull.data.split import held_out_groups, split_group
-    from seagull.data.store import DatasetLayout, read_table, write_table_atomic
-    from seagull.errors import ConfigError, InvalidArgumentError
-
-    layout = DatasetLayout.open(root)
-    shards = layout.shards("rois")
-    sources = [posixpath.basename(s)[: -len(".parquet")] for s in shards]
-    names = {sid: _source_name(layout, sid) or f"source-{sid}" for sid in sources}
-    try:
-        held = held_out_groups(names.values(), holdout)
-    except InvalidArgumentError as exc:
-        raise ConfigError(f"{root}: {exc}") from None
-    sources.sort(key=lambda sid: (split_group(names[sid]), names[sid], sid))
-    test_ids = [sid for sid in sources if split_group(names[sid]) in held]
-    test = set(test_ids)
-    for table in ("rois", "images"):
-        for sid in sources:
-            path = layout.shard_path(table, sid)
-            if layout.fs.get_file_info(path).type.name != "File":
-                continue
-            t = read_table(layout.fs, path)
-            split = pa.array(["test" if sid in test else "train"] * t.num_rows, pa.string())
-            idx = t.schema.get_field_index("split")
-            t = t.set_column(idx, t.schema.field("split"), split)
-            write_table_atomic(layout.fs, path, t)
-    manifest = layout.read_manifest() or {}
-    manifest["holdout"] = {"test_sources": test_ids,
-                           "test_names": [names[s] for s in test_ids],
-                           "rule": "seagull.data.split.held_out_groups of the RAW file names: "
-                                   "the first, the last and evenly between, whole groups"}
-    layout.write_manifest(manifest)
-    return {"train": [sid for sid in sources if sid not in test], "test": test_ids}
-
-
-def _source_name(layout, sid: str) -> str:
-    """The RAW file name of source ``sid`` (from its ``images`` shard), or '' if unknown."""
-    import posixpath
-
-    import pyarrow.parquet as pq
-
-    path = layout.shard_path("images", sid)
-    if layout.fs.get_file_info(path).type.name != "File":
-        return ""
-    with layout.fs.open_input_file(path) as fh:
-        column = pq.read_table(fh, columns=["source"]).column("source")
-    return posixpath.basename(str(column[0])) if len(column) else ""
-
-
 def build_data(s: ReproduceConfig, out: Path) -> str:
     """Steps 1–3: sample RAWs → small Seagull-100w → hold-out split. Returns the data root."""
     from seagull.samples import DEFAULT_SEED, make_samples
@@ -192,6 +130,7 @@ def build_data(s: ReproduceConfig, out: Path) -> str:
         if not any(Path(raw_dir).glob("*.dng")):
             make_samples(Path(raw_dir), seed=DEFAULT_SEED)
     from pipelines.build_100w import BuildConfig, run
+    from seagull.data.holdout import hold_out_sources
 
     data = out / "data"
     run(BuildConfig(raw_dir=raw_dir, out=str(data), types=tuple(s.types),

@@ -16,9 +16,9 @@ import posixpath
 from collections import Counter, defaultdict
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.dataset as pads
 
+from seagull.data.holdout import source_name
 from seagull.data.reader import table_dataset, unreadable_shards
 from seagull.data.schema import SCHEMAS, check_schema
 from seagull.data.store import DatasetLayout
@@ -408,15 +408,8 @@ def overlay(image: np.ndarray, regions: list[dict], title: str = "") -> np.ndarr
 def _source_name(layout: DatasetLayout, row: dict) -> str:
     """The file name of the row's source from its ``images`` shard; its source id if that
     shard cannot be read."""
-    try:
-        table = pads.dataset(layout.shard_path("images", row["source_id"]), filesystem=layout.fs,
-                             format="parquet").to_table(columns=["source"])
-        sources = table.column("source").to_pylist()
-    except (OSError, ValueError, KeyError, pa.ArrowException):
-        sources = []
-    if not sources:
-        return f"source {row['source_id']}"
-    return f"{posixpath.basename(str(sources[0]).rstrip('/'))} ({row['source_id']})"
+    name = source_name(layout, row["source_id"])
+    return f"{name} ({row['source_id']})" if name else f"source {row['source_id']}"
 
 
 def write_overlays(root: str, out_dir: str, n_sources: int = 3) -> list[str]:

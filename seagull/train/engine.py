@@ -1,7 +1,7 @@
 """DeepSpeed around a Seagull model: build, step, checkpoint, restore, export.
 
-Knows nothing about Ray: the recipe (``pipelines/train.py``) calls these functions inside each
-Ray Train worker, where the torch process group already exists.
+Knows nothing about Ray: the recipe's worker (``pipelines/train_worker.py``) calls these
+functions inside each Ray Train worker, where the torch process group already exists.
 """
 
 from __future__ import annotations

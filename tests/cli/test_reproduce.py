@@ -15,7 +15,7 @@ pytestmark = pytest.mark.ray
 
 
 def test_hold_out_sources_rewrites_the_split(tmp_path):
-    from pipelines.reproduce import hold_out_sources
+    from seagull.data.holdout import hold_out_sources
 
     root = write_dataset(tmp_path / "ds", n_images=6)  # sources src000, src001, src002
     assert hold_out_sources(str(root), 1) == {"train": ["src000", "src001"], "test": ["src002"]}

@@ -174,7 +174,7 @@ def test_mini_hold_out_takes_whole_split_groups(tmp_path):
 
     import pyarrow.parquet as pq
 
-    from pipelines.reproduce import hold_out_sources
+    from seagull.data.holdout import hold_out_sources
     from seagull.errors import ConfigError
 
     names = ["zebra.dng", "moto_right.dng", "apple.dng", "moto_left.dng"]

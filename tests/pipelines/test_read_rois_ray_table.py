@@ -63,7 +63,7 @@ def test_shard_order_changes_each_execution_and_repeats_with_the_seed(ray_sessio
 
 def test_the_training_stream_yields_every_training_region_once_per_epoch(ray_session,
                                                                         eight_sources):
-    from pipelines.train import training_stream
+    from pipelines.read_rois import training_stream
 
     expected = sorted(region["roi_id"] for row in make_rows(16) if row["split"] == "train"
                       for region in row["regions"])

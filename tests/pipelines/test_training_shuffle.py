@@ -61,7 +61,7 @@ def many_photos(tmp_path_factory):
 
 
 def epoch_batches(ds, epoch: int, seed: int = 0) -> list[list[str]]:
-    """One epoch as a training worker reads it (pipelines/train.py, train_loop_per_worker)."""
+    """One epoch as a training worker reads it (pipelines/train_worker.py)."""
     return [t.column("image_id").to_pylist()
             for t in ds.iter_batches(batch_size=BATCH, batch_format="pyarrow", drop_last=True,
                                      local_shuffle_buffer_size=64,
@@ -108,7 +108,7 @@ def region_ids(root) -> list[str]:
 @pytest.mark.ray
 def test_an_epoch_mixes_photos_types_and_levels_like_a_uniform_shuffle(ray_session,
                                                                         few_photos):
-    from pipelines.train import training_stream
+    from pipelines.read_rois import training_stream
 
     root, photos = few_photos
     ds = training_stream(str(root), stage=1, seed=0)
@@ -141,7 +141,7 @@ def rows_by_group(root) -> dict[tuple[str, int], list[str]]:
 @pytest.mark.ray
 def test_a_table_larger_than_a_window_is_shuffled_uniformly_within_windows(ray_session,
                                                                           many_photos):
-    from pipelines.train import training_stream
+    from pipelines.read_rois import training_stream
 
     root, photos = many_photos
     groups = row_groups(str(root), "rois")

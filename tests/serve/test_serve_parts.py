@@ -239,20 +239,111 @@ def test_get_or_compute_runs_once_for_concurrent_callers():
     assert "x" not in cache  # failures are not cached
 
 
-def test_detached_segmenter_state_survives_the_next_image():
-    """A cached shell keeps answering for its image after the segmenter moved on."""
+def test_segmenter_core_caches_each_images_encoded_state():
+    """The cache holds the segmenter's ``encode`` states, counts their bytes (the image and the
+    two label maps), and answers from a cached state what a segmenter set to that image
+    answers; concurrent misses for one new image encode it once."""
     from seagull.regions import build_segmenter
-    from serve.cache import detach_image_state, state_nbytes
+    from seagull.regions.segmenter import ClassicalState
+    from serve.models import SegmenterCore
 
+    images = {"one": scene(), "two": np.ascontiguousarray(scene(seed=3)[::-1, ::-1])}
     segmenter = build_segmenter()
-    first = scene()
-    segmenter.set_image(first)
-    shell = detach_image_state(segmenter)
-    expected = segmenter.predict(point=(40, 45))
-    segmenter.set_image(np.ascontiguousarray(first[::-1, ::-1]))  # another image
-    assert (shell.predict(point=(40, 45)) == expected).all()
-    assert not (segmenter.predict(point=(40, 45)) == expected).all()
-    assert state_nbytes(shell) >= first.nbytes  # the image and the label maps are counted
+    encoded = []
+    encode = segmenter.encode
+    segmenter.encode = lambda image: encoded.append(image.shape) or encode(image)
+
+    async def source(key):
+        return images[key]
+
+    prompts = [{"point": (40.0, 45.0)}, {"box": (10.0, 14.0, 70.0, 78.0)},
+               {"points": [(40.0, 45.0), (5.0, 5.0)], "labels": [1, 0]}]
+
+    async def main():
+        core = SegmenterCore(source, segmenter=segmenter, cache_entries=4, cache_bytes=1 << 30)
+        first = await asyncio.gather(*(core.segment("one", p) for p in prompts))
+        second = [await core.segment("two", p) for p in prompts]
+        again = [await core.segment("one", p) for p in prompts]
+        return core, first, second, again
+
+    core, first, second, again = asyncio.run(main())
+    assert len(encoded) == 2  # three concurrent misses for "one" shared one encode
+    assert [r["cache"] for r in first] == ["miss", "hit", "hit"]
+    assert {r["cache"] for r in second} == {"miss", "hit"}
+    assert {r["cache"] for r in again} == {"hit"}
+    states = {key: value for key, (value, _) in core.cache._items.items()}
+    assert set(states) == {"one", "two"}
+    for key, state in states.items():
+        assert isinstance(state, ClassicalState) and state.image is not None
+        h, w = images[key].shape[:2]
+        assert state.fine.shape == state.coarse.shape == (h, w)
+        assert state.nbytes == images[key].nbytes + state.fine.nbytes + state.coarse.nbytes
+    assert core.cache.bytes == core.cache.stats()["bytes"] == sum(s.nbytes for s in states.values())
+    from seagull.regions.rle import decode
+
+    for key, answers in (("one", again), ("two", second)):
+        reference = build_segmenter()
+        reference.set_image(images[key])
+        for prompt, answer in zip(prompts, answers):
+            assert (decode(answer["mask"]) == reference.predict(**prompt)).all()
+            assert answer["score"] is None
+    without_cache = [{k: v for k, v in r.items() if k != "cache"} for r in first]
+    assert without_cache == [{k: v for k, v in r.items() if k != "cache"} for r in again]
+    assert first[0]["mask"] != second[0]["mask"]
+
+
+def test_assessor_core_caches_each_images_image_state():
+    """The Assessor's cache holds the predictor's ``ImageState`` per image, its bytes are the
+    state's bytes, and answers from cached states equal set_image + assess on each image."""
+    import torch
+
+    from seagull.model import ImageState, SeagullModel, SeagullPredictor
+    from seagull.regions.rle import encode
+    from serve.models import AssessorCore
+
+    torch.manual_seed(0)
+    model = SeagullModel.from_preset("tiny").eval()
+    images = {"one": scene(), "two": np.ascontiguousarray(scene(seed=3)[::-1])}
+    mask = np.zeros(images["one"].shape[:2], dtype=bool)
+    mask[20:72, 16:64] = True
+    other = np.zeros_like(mask)
+    other[0:30, 50:90] = True
+    tasks = ("quality", "importance")
+
+    async def source(key):
+        return images[key]
+
+    core = AssessorCore(source, predictor=SeagullPredictor(model), cache_entries=4,
+                        cache_bytes=1 << 30)
+    items = [("one", encode(mask), tasks), ("two", encode(mask), tasks),
+             ("one", encode(other), tasks), ("two", encode(other), ("quality",))]
+    answers = asyncio.run(core.assess_many(items))
+    assert [a["cache"] for a in answers] == ["miss", "miss", "miss", "hit"]
+    states = {key: value for key, (value, _) in core.cache._items.items()}
+    assert all(isinstance(s, ImageState) for s in states.values())
+    tensors = {key: images[key].nbytes + sum(
+        t.numel() * t.element_size()
+        for t in (*s.features, *s.keys, s.prefix_embeds, *(x for kv in s.prefix_kv for x in kv)))
+        for key, s in states.items()}
+    assert {key: s.nbytes for key, s in states.items()} == tensors
+    assert core.cache.bytes == sum(tensors.values())
+    # The core assesses each (image, tasks) group in one call: so does the reference.
+    reference = SeagullPredictor(model)
+    groups = {("one", tasks): [mask, other], ("two", tasks): [mask], ("two", ("quality",)): [other]}
+    expected_by_group = {}
+    for (key, asked), masks in groups.items():
+        reference.set_image(images[key])
+        expected_by_group[key, asked] = reference.assess(masks, tasks=asked)
+    expected_answers = [expected_by_group["one", tasks][0], expected_by_group["two", tasks][0],
+                        expected_by_group["one", tasks][1], expected_by_group["two", ("quality",)][0]]
+    for (_, _, asked), answer, expected in zip(items, answers, expected_answers):
+        for task in asked:
+            assert answer[task]["score"] == expected[task]["score"]
+            assert answer[task]["level"] == expected[task]["level"]
+        assert answer["text"] == expected["text"]
+    again = asyncio.run(core.assess_many(items))  # the same groups, now from the cache
+    assert again == [dict(a, cache="hit") for a in answers]
+    assert core.cache.stats()["misses"] == 2 and len(core.cache) == 2
 
 
 def test_segmenter_core_caches_per_image_and_reports_unknown_images():

@@ -108,7 +108,7 @@ def _cache_header(segmented: list[dict], assessed: list[dict] | None) -> str:
     return ", ".join(parts)
 
 
-@serve.deployment(name="Gateway", ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=64)
+@serve.deployment(name="Gateway", max_ongoing_requests=64)  # resources: serve/*.yaml
 @serve.ingress(api)
 class Gateway:
     """HTTP ingress: validation, limits, API key, composition of the model deployments."""

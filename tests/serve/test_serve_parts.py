@@ -446,6 +446,56 @@ def test_production_config_and_local_overrides():
     assert app_args(config, model_dir="m", sam_checkpoint=None)["model_dir"] == "m"
 
 
+def test_local_resources_come_from_local_yaml(tmp_path):
+    """A local run's ray_actor_options are serve/local.yaml's, deployment by deployment; the
+    rest of each deployment's options are config.yaml's. A deployment missing from (or
+    unknown to) the local file is a ConfigError, not a silent default."""
+    import yaml
+
+    from serve.local import (
+        LOCAL_PATH,
+        deployment_options,
+        local_options,
+        read_config,
+        read_local_resources,
+    )
+
+    config = read_config()
+    written = {d["name"]: d["ray_actor_options"]
+               for d in yaml.safe_load(LOCAL_PATH.read_text())["deployments"]}
+    assert read_local_resources() == written
+    assert written == {"Gateway": {"num_cpus": 0.2}, "ImageStore": {"num_cpus": 0.05},
+                       "Segmenter": {"num_cpus": 0.3}, "Assessor": {"num_cpus": 0.3}}
+    production = deployment_options(config)
+    local = local_options(config, max_replicas=3)
+    for name, options in local.items():
+        assert options["ray_actor_options"] == written[name]
+        rest = {k: v for k, v in options.items() if k not in ("ray_actor_options",
+                                                                "autoscaling_config",
+                                                                "num_replicas")}
+        assert rest == {k: v for k, v in production[name].items()
+                        if k not in ("ray_actor_options", "autoscaling_config", "num_replicas")}
+    assert local["Assessor"]["autoscaling_config"]["max_replicas"] == 3
+    assert local["Assessor"]["autoscaling_config"]["target_ongoing_requests"] == \
+        production["Assessor"]["autoscaling_config"]["target_ongoing_requests"]
+    assert local_options(config, resources={**written, "Gateway": {"num_cpus": 0.5}}
+                         )["Gateway"]["ray_actor_options"] == {"num_cpus": 0.5}
+    without = {k: v for k, v in written.items() if k != "Assessor"}
+    with pytest.raises(ConfigError, match=r"missing \['Assessor'\]"):
+        local_options(config, resources=without)
+    with pytest.raises(ConfigError, match=r"unknown \['Segmentor'\]"):
+        local_options(config, resources={**written, "Segmentor": {"num_cpus": 0.1}})
+    bad = tmp_path / "local.yaml"
+    gateway = "  - name: Gateway\n    ray_actor_options:\n      num_cpus: 0.1\n"
+    for text, message in (("deployments: []\n", "non-empty list"),
+                          ("deployments:\n  - name: Gateway\n", "num_cpus"),
+                          ("deployments:\n" + gateway * 2, "listed twice"),
+                          ("deployments: [", "cannot read")):
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            read_local_resources(bad)
+
+
 def test_config_is_accepted_by_serve_schema():
     """serve/config.yaml validates against Ray Serve's own deploy schema."""
     from ray.serve.schema import ServeDeploySchema

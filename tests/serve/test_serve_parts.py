@@ -17,6 +17,7 @@ from seagull.errors import (
     InvalidInputError,
     MaskShapeError,
 )
+from seagull.regions.segmenter import Segmenter, SegmenterState
 from serve.errors import PayloadTooLargeError, UnknownImageError, classify
 
 # ---- prompts and tasks ---------------------------------------------------------------------
@@ -290,6 +291,60 @@ def test_segmenter_core_caches_each_images_encoded_state():
     without_cache = [{k: v for k, v in r.items() if k != "cache"} for r in first]
     assert without_cache == [{k: v for k, v in r.items() if k != "cache"} for r in again]
     assert first[0]["mask"] != second[0]["mask"]
+
+
+class SamLike(Segmenter):
+    """A segmenter that scores its masks as SAM does (its predicted IoU), without weights:
+    a box prompt selects the box (score 0.875), points a square around the first (0.625)."""
+
+    name, fallback, scores_masks, weights_hash = "sam-like", False, True, "abc"
+
+    def _encode(self, image):
+        return SegmenterState(image)
+
+    def _predict(self, state, coords, labels, box):
+        mask = np.zeros(state.size, dtype=bool)
+        if box is not None:
+            x0, y0, x1, y1 = (int(v) for v in box)
+            mask[y0:y1, x0:x1] = True
+            return mask, 0.875
+        x, y = (int(v) for v in coords[0])
+        mask[max(0, y - 3):y + 3, max(0, x - 3):x + 3] = True
+        return mask, np.float32(0.625)  # SAM's scores come as numpy floats
+
+    def _object_masks(self, state):
+        return iter(())
+
+
+def test_segment_answers_carry_the_segmenters_score():
+    """/v1/segment's ``score`` is the segmenter's: a SAM-like segmenter's predicted IoU (a JSON
+    number), and null for the classical fallback; the Gateway passes it through unchanged."""
+    import json
+
+    from serve.gateway import segment_answer
+    from serve.models import SegmenterCore
+
+    image = scene()
+
+    async def source(key):
+        return image
+
+    async def main(segmenter):
+        core = SegmenterCore(source, segmenter=segmenter)
+        return [await core.segment("k", p) for p in
+                ({"box": (10.0, 14.0, 70.0, 78.0)}, {"point": (40.0, 45.0)},
+                 {"points": [(40.0, 45.0), (90.0, 50.0)], "labels": [1, 0]})], core
+
+    sam_like, core = asyncio.run(main(SamLike()))
+    assert [r["score"] for r in sam_like] == [0.875, 0.625, 0.625]
+    assert all(type(r["score"]) is float for r in sam_like)
+    assert core.cache.bytes == image.nbytes  # a state holding the image only
+    answer = json.loads(json.dumps(segment_answer(sam_like[0], "k")))
+    assert answer == {"mask": sam_like[0]["mask"], "score": 0.875, "bbox": [10, 14, 60, 64],
+                      "area": 60 * 64, "image_id": "k"}
+    fallback, _ = asyncio.run(main(None))  # build_segmenter(): no weights, the fallback
+    assert [r["score"] for r in fallback] == [None, None, None]
+    assert json.loads(json.dumps(segment_answer(fallback[0], "k")))["score"] is None
 
 
 def test_assessor_core_caches_each_images_image_state():

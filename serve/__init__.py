@@ -5,8 +5,9 @@
   handles; ``serve.app:build_app`` is the application builder that ``serve run`` / ``serve
   deploy`` name. ``serve.settings`` holds what it takes, ``serve.openapi`` what the API
   document says of request bodies, ``serve.prompts`` and ``serve.images`` the request parsing.
-- ``serve/config.yaml``: the production configuration; ``serve.local`` turns it into local
-  deployment options for a small machine (fractional CPUs, no GPUs, one replica each).
+- ``serve/config.yaml``: the production configuration, replica resources included;
+  ``serve.local`` turns it into local deployment options for a small machine, with the
+  replica resources of ``serve/local.yaml`` (fractional CPUs, no GPUs, one replica each).
 - ``serve/static/``: the click-to-assess page served at ``/`` (static HTML/JS, no build step).
 
 Everything that touches pixels or tensors is ``seagull``'s; this package parses requests,

@@ -1,82 +1,36 @@
 """A bounded least-recently-used cache of per-image state, shared by the model deployments.
 
-Keys are image ids (content hashes); values are what a model computed once per image (SAM's
-image embedding, the Seagull encoder features). The cache is bounded by entries and by bytes,
-counts its hits and misses, and computes a missing value once even when many requests for the
-same new image arrive together.
+Keys are image ids (content hashes); values are what a model's ``encode(image)`` returned for
+the image: an explicit state object (``seagull.regions.segmenter.SegmenterState`` with SAM's
+image embedding or the classical label maps, ``seagull.model.predictor.ImageState`` with the
+Seagull encoder features and prompt prefix) whose ``nbytes`` is what the cache counts. The
+cache is bounded by entries and by bytes, counts its hits and misses, and computes a missing
+value once even when many requests for the same new image arrive together.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import numpy as np
 
-
-def state_nbytes(obj, _depth: int = 0) -> int:
-    """Bytes held by the arrays and tensors among ``obj``'s attributes (two levels deep).
-
-    Modules (model weights, shared by every cached entry) are not counted.
-    """
-    total = 0
-    if _depth > 2:
-        return 0
-    values = vars(obj).values() if hasattr(obj, "__dict__") else ()
-    for value in values:
-        total += _value_nbytes(value, _depth)
-    return total
-
-
-def _value_nbytes(value, depth: int) -> int:
-    if isinstance(value, np.ndarray):
-        return int(value.nbytes)
-    if type(value).__module__.startswith("torch"):
-        import torch
-
-        if isinstance(value, torch.Tensor):
-            return int(value.numel() * value.element_size())
-        return 0  # a module: weights are shared, not per image
-    if isinstance(value, (list, tuple)):
-        return sum(_value_nbytes(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return sum(_value_nbytes(v, depth + 1) for v in value.values())
-    if hasattr(value, "__dict__") and not isinstance(value, type):
-        return state_nbytes(value, depth + 1)
-    return 0
-
-
-def detach_image_state(predictor):
-    """A shallow copy of a ``set_image``-style predictor that keeps the current image's state.
-
-    The copy shares the model (weights are never copied) but owns the per-image attributes,
-    so the original can ``set_image`` another image without disturbing it. Nested objects that
-    themselves have ``set_image`` (SAM's ``SamPredictor`` inside a segmenter) are copied the
-    same way. This relies on ``set_image`` assigning new per-image attributes rather than
-    writing into old ones in place, as segment-anything's and seagull's predictors do.
-    """
-    shell = copy.copy(predictor)
-    for name, value in vars(predictor).items():
-        if hasattr(value, "set_image") and not isinstance(value, type) \
-                and not type(value).__module__.startswith("torch"):
-            setattr(shell, name, detach_image_state(value))
-        elif isinstance(value, dict):
-            setattr(shell, name, dict(value))  # per-image dict caches get their own copy
-    return shell
+def nbytes(value) -> int:
+    """A value's ``nbytes``: what a model's ``encode`` state (``SegmenterState``,
+    ``ImageState``) or a numpy array says it holds."""
+    return int(value.nbytes)
 
 
 class BoundedCache:
     """LRU mapping key → value, at most ``max_entries`` entries and ``max_bytes`` bytes.
 
-    ``sizeof(value)`` gives a value's bytes. The newest entry is always kept, even if it alone
-    is over ``max_bytes`` (it is evicted by the next insert).
+    ``sizeof(value)`` gives a value's bytes (by default its ``nbytes``). The newest entry is
+    always kept, even if it alone is over ``max_bytes`` (it is evicted by the next insert).
     """
 
     def __init__(self, max_entries: int, max_bytes: int,
-                 sizeof: Callable[[Any], int] = state_nbytes):
+                 sizeof: Callable[[Any], int] = nbytes):
         if max_entries < 1 or max_bytes < 1:
             raise ValueError("cache limits must be positive")
         self.max_entries, self.max_bytes, self.sizeof = max_entries, max_bytes, sizeof

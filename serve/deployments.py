@@ -1,6 +1,7 @@
 """The model-side deployments: ImageStore (the images this service issued ids for), Segmenter
 (SAM or the fallback) and Assessor (Seagull), each a thin Serve shell around its core in
-``serve.models``. Replica resources and replica counts are set in serve/config.yaml."""
+``serve.models``. Replica resources are set in YAML only: serve/config.yaml (production) and
+serve/local.yaml (a local run, ``serve.local``); replica counts in serve/config.yaml."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ def _metric_counter(name: str, description: str):
 
 # ---- ImageStore ---------------------------------------------------------------------------
 
-@serve.deployment(name="ImageStore", ray_actor_options={"num_cpus": 0.1}, num_replicas=1,
-                  max_ongoing_requests=64)
+@serve.deployment(name="ImageStore", num_replicas=1, max_ongoing_requests=64)
 class ImageStore:
     """The images this service issued ids for: content hash → H×W×3 uint8, LRU-bounded.
 
@@ -64,7 +64,7 @@ def _device(setting: str) -> str:
 
 # ---- Segmenter ----------------------------------------------------------------------------
 
-@serve.deployment(name="Segmenter", ray_actor_options={"num_cpus": 1}, max_ongoing_requests=16)
+@serve.deployment(name="Segmenter", max_ongoing_requests=16)
 class Segmenter:
     """SAM (or the classical fallback) with a per-image embedding cache (``SegmenterCore``)."""
 
@@ -97,7 +97,7 @@ class Segmenter:
 
 # ---- Assessor -----------------------------------------------------------------------------
 
-@serve.deployment(name="Assessor", ray_actor_options={"num_cpus": 1}, max_ongoing_requests=32)
+@serve.deployment(name="Assessor", max_ongoing_requests=32)
 class Assessor:
     """Seagull with a per-image cache (``AssessorCore``); regions batched across requests."""
 

@@ -96,6 +96,14 @@ def _overlay_b64(pixels, rle: dict) -> str:
     return base64.b64encode(overlay_png(pixels, decode(rle))).decode("ascii")
 
 
+def segment_answer(result: dict, image_id: str) -> dict:
+    """One ``/v1/segment`` answer from a Segmenter result: the mask (COCO RLE), the segmenter's
+    ``score`` for it (SAM's predicted IoU; None, JSON null, for the classical fallback), its
+    box and area, and the image id."""
+    return {"mask": result["mask"], "score": result["score"], "bbox": result["bbox"],
+            "area": result["area"], "image_id": image_id}
+
+
 def _cache_header(segmented: list[dict], assessed: list[dict] | None) -> str:
     """``segmenter=hit, assessor=miss``: ``hit`` only when every lookup of that stage hit."""
     def word(results):
@@ -108,7 +116,7 @@ def _cache_header(segmented: list[dict], assessed: list[dict] | None) -> str:
     return ", ".join(parts)
 
 
-@serve.deployment(name="Gateway", ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=64)
+@serve.deployment(name="Gateway", max_ongoing_requests=64)  # resources: serve/*.yaml
 @serve.ingress(api)
 class Gateway:
     """HTTP ingress: validation, limits, API key, composition of the model deployments."""
@@ -276,8 +284,7 @@ class Gateway:
                                         f"it again")
         answers = []
         for result in results:
-            answer = {"mask": result["mask"], "score": result["score"], "bbox": result["bbox"],
-                      "area": result["area"], "image_id": image["image_id"]}
+            answer = segment_answer(result, image["image_id"])
             if overlay:
                 answer["overlay_png"] = await asyncio.to_thread(_overlay_b64, pixels,
                                                                 result["mask"])

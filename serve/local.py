@@ -2,8 +2,19 @@
 
 The production configuration asks for GPUs and whole CPUs, and autoscales; on a 2-CPU machine
 without a GPU three model deployments at one CPU each cannot start. ``local_options`` keeps the
-configuration's deployments and limits but gives every replica a fraction of a CPU, no GPU and
-one replica to start (autoscaling up to ``max_replicas``).
+configuration's deployments and limits but gives every replica the resources serve/local.yaml
+names for it (fractions of a CPU, no GPU) and one replica to start (autoscaling up to
+``max_replicas``).
+
+Replica resources live in YAML only: production ones in serve/config.yaml, local ones in
+serve/local.yaml; the ``@serve.deployment`` decorators name none. The local resources are a
+file of their own, not a section of config.yaml, because config.yaml is the production
+configuration exactly as ``serve run``/``serve deploy`` take it and as the KubeRay RayService
+embeds it (cluster/kuberay/rayservice.yaml, checked equal by a test). Ray's schema accepts
+keys it does not know without a word, so a local section there would ship to every cluster,
+mean nothing there and hide its own typos. A separate file also keeps the local resources
+when ``seagull serve --config`` names another production configuration with the same
+deployments.
 """
 
 from __future__ import annotations
@@ -18,19 +29,21 @@ if TYPE_CHECKING:
     import numpy as np
 
 CONFIG_PATH = Path(__file__).resolve().parent / "config.yaml"
+LOCAL_PATH = Path(__file__).resolve().parent / "local.yaml"
 
-# Fractions of a CPU per replica on a small machine (Ray's bookkeeping, not a hard cap).
-LOCAL_CPUS = {"Gateway": 0.2, "ImageStore": 0.05, "Segmenter": 0.3, "Assessor": 0.3}
+
+def _load_yaml(path: str | Path, what: str):
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc})") from None
 
 
 def read_config(path: str | Path = CONFIG_PATH) -> dict:
     """The parsed Serve configuration (one application)."""
-    import yaml
-
-    try:
-        config = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the Serve configuration ({exc})") from None
+    config = _load_yaml(path, "Serve configuration")
     apps = (config or {}).get("applications") or []
     if len(apps) != 1:
         raise ConfigError(f"{path}: expected exactly one application, found {len(apps)}")
@@ -47,14 +60,44 @@ def deployment_options(config: dict) -> dict[str, dict]:
     return out
 
 
-def local_options(config: dict, max_replicas: int = 1) -> dict[str, dict]:
-    """Options for a small machine: fractional CPUs, no GPUs, one replica each to start."""
+def read_local_resources(path: str | Path = LOCAL_PATH) -> dict[str, dict]:
+    """deployment name → ``ray_actor_options`` of a local run, from serve/local.yaml."""
+    local = _load_yaml(path, "local replica resources")
+    entries = (local or {}).get("deployments") if isinstance(local, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: expected a non-empty list under 'deployments'")
+    out: dict[str, dict] = {}
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        actor = entry.get("ray_actor_options") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not isinstance(actor, dict) or "num_cpus" not in actor:
+            raise ConfigError(f"{path}: every deployment needs a name and ray_actor_options "
+                              f"with num_cpus, got {entry!r}")
+        if name in out:
+            raise ConfigError(f"{path}: deployment {name} is listed twice")
+        out[name] = dict(actor)
+    return out
+
+
+def local_options(config: dict, max_replicas: int = 1,
+                  resources: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Options for a small machine: each replica's ``ray_actor_options`` from ``resources``
+    (default: serve/local.yaml), so no GPUs; one replica each to start.
+
+    ``ConfigError`` unless ``resources`` names exactly the configuration's deployments.
+    """
+    if resources is None:
+        resources = read_local_resources()
+    production = deployment_options(config)
+    missing, unknown = sorted(set(production) - set(resources)), \
+        sorted(set(resources) - set(production))
+    if missing or unknown:
+        raise ConfigError(f"local replica resources: missing {missing}, unknown {unknown} "
+                          f"(the deployments are {sorted(production)})")
     out = {}
-    for name, entry in deployment_options(config).items():
+    for name, entry in production.items():
         entry = copy.deepcopy(entry)
-        actor = entry.setdefault("ray_actor_options", {})
-        actor["num_cpus"] = LOCAL_CPUS.get(name, 0.1)
-        actor.pop("num_gpus", None)
+        entry["ray_actor_options"] = copy.deepcopy(resources[name])
         if "autoscaling_config" in entry:
             scaling = entry["autoscaling_config"]
             scaling.update(min_replicas=1, initial_replicas=1,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serve.cache import BoundedCache, detach_image_state
+from serve.cache import BoundedCache
 from serve.errors import UnknownImageError
 from serve.prompts import TASKS
 
@@ -25,10 +25,12 @@ ImageSource = Callable[[str], Awaitable["np.ndarray | None"]]
 
 
 class _PerImage:
-    """A predictor with ``set_image`` plus a cache of its per-image state, keyed by image id.
+    """A predictor whose ``encode(image)`` returns an image's state, plus a cache of those
+    states keyed by image id (bytes: each state's ``nbytes``).
 
-    Model calls run in a worker thread (the replica's event loop stays free to batch and
-    answer) one at a time (the predictor and torch's thread pool are not shared safely).
+    The predictor itself holds nothing per image: every call is given the state it answers
+    from. Model calls run in a worker thread (the replica's event loop stays free to batch and
+    answer) one at a time (torch's thread pool is not shared well between calls).
     """
 
     def __init__(self, predictor, image_source: ImageSource, cache_entries: int,
@@ -43,26 +45,23 @@ class _PerImage:
             return await asyncio.to_thread(fn, *args)
 
     async def state(self, image_id: str):
-        """(the predictor set to this image, cache hit?)."""
+        """(this image's state from the predictor's ``encode``, cache hit?)."""
         async def compute():
             image = await self.image_source(image_id)
             if image is None:
                 raise UnknownImageError(f"image_id: {image_id} is not held by this service "
                                         f"(upload it again)")
-            return await self.run(self._encode, image)
+            return await self.run(self.predictor.encode, image)
 
         return await self.cache.get_or_compute(image_id, compute)
 
-    def _encode(self, image: np.ndarray):
-        self.predictor.set_image(image)
-        return detach_image_state(self.predictor)
 
-
-def predict_scored(segmenter, prompt: dict) -> tuple[np.ndarray, float | None]:
-    """(H×W bool mask, score or None) for a point/points/box prompt: the segmenter's
-    ``predict_with_score`` (SAM's predicted IoU; None where the segmenter has no score)."""
+def predict_scored(segmenter, state, prompt: dict) -> tuple[np.ndarray, float | None]:
+    """(H×W bool mask, score or None) for a point/points/box prompt on the image of ``state``
+    (the segmenter's ``encode`` result): the segmenter's ``predict_with_score`` (SAM's
+    predicted IoU; None where the segmenter has no score)."""
     kwargs = {k: prompt[k] for k in ("point", "points", "labels", "box") if k in prompt}
-    mask, score = segmenter.predict_with_score(**kwargs)
+    mask, score = segmenter.predict_with_score(state, **kwargs)
     return np.asarray(mask, dtype=bool), score
 
 
@@ -88,7 +87,7 @@ class SegmenterCore(_PerImage):
         from seagull.regions.rle import encode, mask_bbox
 
         state, hit = await self.state(image_id)
-        mask, score = await self.run(predict_scored, state, prompt)
+        mask, score = await self.run(predict_scored, self.predictor, state, prompt)
         rle = encode(mask)  # EmptyMaskError when the prompt selected nothing
         return {"mask": rle, "score": score, "bbox": mask_bbox(mask), "area": int(mask.sum()),
                 "cache": "hit" if hit else "miss"}
@@ -153,7 +152,7 @@ class AssessorCore(_PerImage):
     async def assess_many(self, items: Sequence[tuple[str, dict, tuple[str, ...]]]) -> list:
         """One result per ``(image_id, mask RLE, tasks)``: a dict, or the exception it raised.
 
-        Items are grouped by image (one cache lookup, one ``set_image`` at most) and by tasks
+        Items are grouped by image (one cache lookup, one ``encode`` at most) and by tasks
         (one batched ``assess`` call per group). Each result carries ``"cache": "hit"|"miss"``.
         """
         from seagull.regions.rle import decode
@@ -179,13 +178,14 @@ class AssessorCore(_PerImage):
             if not good:
                 continue
             try:
-                answers = await self.run(_assess, state, masks, tasks)
+                answers = await self.run(_assess, self.predictor, state, masks, tasks)
             except Exception:  # noqa: BLE001 - one bad mask must not fail its neighbours
                 # …so retry the group one mask at a time.
                 answers = []
                 for mask in masks:
                     try:
-                        answers.append((await self.run(_assess, state, [mask], tasks))[0])
+                        answers.append((await self.run(_assess, self.predictor, state,
+                                                       [mask], tasks))[0])
                     except Exception as exc:  # noqa: BLE001
                         answers.append(exc)
             for i, answer in zip(good, answers):
@@ -195,8 +195,8 @@ class AssessorCore(_PerImage):
         return results
 
 
-def _assess(predictor, masks: list[np.ndarray], tasks: tuple[str, ...]) -> list[dict]:
-    answers = predictor.assess(masks, tasks=tasks)
+def _assess(predictor, state, masks: list[np.ndarray], tasks: tuple[str, ...]) -> list[dict]:
+    answers = predictor.assess(state, masks, tasks=tasks)
     return [_public(a, tasks) for a in answers]
 
 

@@ -7,16 +7,17 @@ package itself stays cheap.
 
 from __future__ import annotations
 
-__all__ = ["PRESETS", "SeagullConfig", "SeagullModel", "SeagullPredictor", "build_batch"]
+__all__ = ["PRESETS", "ImageState", "SeagullConfig", "SeagullModel", "SeagullPredictor",
+           "build_batch"]
 
 
 def __getattr__(name):
     if name == "SeagullModel":
         from seagull.model.seagull_model import SeagullModel
         return SeagullModel
-    if name == "SeagullPredictor":
-        from seagull.model.predictor import SeagullPredictor
-        return SeagullPredictor
+    if name in ("SeagullPredictor", "ImageState"):
+        from seagull.model import predictor
+        return getattr(predictor, name)
     if name in ("SeagullConfig", "PRESETS"):
         from seagull.model import config
         return getattr(config, name)

@@ -2,9 +2,11 @@
 
 - ``Region``: one mask with its kind (``object`` | ``component``) and a score.
 - ``build_segmenter(...)``: SAM (local ViT-H/L/B checkpoint) with a pluggable object detector,
-  or the weight-free classical segmentation when no weights are configured. A segmenter follows
-  the ``SamPredictor`` pattern: ``set_image`` pays for the image once, then ``predict`` answers
-  point and box prompts, and ``propose`` lists the filtered object and component regions.
+  or the weight-free classical segmentation when no weights are configured. ``encode(image)``
+  pays for the image once and returns its state (``SegmenterState``), then ``predict(state, …)``
+  answers point and box prompts; ``set_image`` + ``predict(…)`` is the same with the state kept
+  on the segmenter (the ``SamPredictor`` pattern), and ``propose`` lists the filtered object and
+  component regions.
 - ``seagull.regions.rle``: encode/decode/area/bbox of COCO RLE.
 
 Heavy libraries (torch, segment-anything, torchvision, scikit-image) load inside functions.

@@ -1,16 +1,21 @@
 """Segmenters: SAM with object boxes from a detector, or the weight-free classical fallback.
 
-Both follow the ``SamPredictor`` pattern: ``set_image`` does the expensive per-image work once
-(SAM's image embedding; the classical label maps), then ``predict`` answers any number of point
-and box prompts, and ``propose`` returns the filtered object- and component-level regions.
-Coordinates are pixels of the image given to ``set_image``: points ``(x, y)``, boxes
-``(x0, y0, x1, y1)`` with x1 > x0 and y1 > y0.
+``state = segmenter.encode(image)`` does the expensive per-image work once (SAM's image
+embedding; the classical label maps) and returns it as an explicit ``SegmenterState``; then
+``predict(state, point=…)`` answers any number of point and box prompts from it without
+changing the segmenter, so one segmenter serves many cached images. ``set_image(image)`` keeps
+the ``SamPredictor`` pattern on top of that: it stores ``encode``'s state, and ``predict`` /
+``predict_with_score`` without a state use the stored one. ``propose`` returns the filtered
+object- and component-level regions of an image. Coordinates are pixels of the encoded image:
+points ``(x, y)``, boxes ``(x0, y0, x1, y1)`` with x1 > x0 and y1 > y0.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,11 +46,70 @@ def random_points(height: int, width: int, n_points: int, seed: int) -> np.ndarr
     return np.stack([xs, ys], axis=1)
 
 
+def _nbytes(value) -> int:
+    """Bytes of a numpy array or a torch tensor."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    return int(value.numel() * value.element_size())
+
+
+@dataclass(frozen=True, eq=False)
+class SegmenterState:
+    """What a segmenter computed for one image (``Segmenter.encode``); read, never changed.
+
+    ``image``: the H×W×3 uint8 RGB image. Subclasses add what their segmenter computed;
+    ``nbytes`` counts the bytes of every array and tensor the state holds (what a cache of
+    states pays for it; model weights are the segmenter's, not the state's).
+    """
+
+    image: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the image."""
+        return int(self.image.shape[0]), int(self.image.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return _nbytes(self.image)
+
+
+@dataclass(frozen=True, eq=False)
+class ClassicalState(SegmenterState):
+    """The classical segmentation of one image: H×W label maps at the two scales."""
+
+    fine: np.ndarray
+    coarse: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return _nbytes(self.image) + _nbytes(self.fine) + _nbytes(self.coarse)
+
+
+@dataclass(frozen=True, eq=False)
+class SamState(SegmenterState):
+    """SAM's encoding of one image: ``features``, the image embedding (1×C×h×w tensor);
+    ``input_size``, the (h, w) of the resized image the encoder saw; ``boxes``, the classical
+    segmentation whose segments give the object boxes when there is no detector (else None)."""
+
+    features: Any  # torch.Tensor; torch is imported only where SAM runs
+    input_size: tuple[int, int]
+    boxes: ClassicalState | None = None
+
+    @property
+    def nbytes(self) -> int:
+        extra = self.boxes.nbytes - _nbytes(self.boxes.image) if self.boxes is not None else 0
+        return _nbytes(self.image) + _nbytes(self.features) + extra  # the image counted once
+
+
 class Segmenter:
-    """Common prompt checking and region proposal; subclasses segment.
+    """Common prompt checking and region proposal; subclasses encode an image and segment.
 
     Attributes: ``name`` (what segments), ``version``, ``weights_hash`` (sha256 of the weights,
     or "fallback"), ``fallback`` (True when no weights are used).
+
+    Subclasses implement ``_encode(image) → SegmenterState``, ``_predict(state, coords,
+    labels, box)`` and ``_object_masks(state)``; none of them changes the segmenter.
     """
 
     name: str = "segmenter"
@@ -55,39 +119,59 @@ class Segmenter:
     scores_masks: bool = False  # whether _predict's score says anything about the mask
 
     def __init__(self):
-        self._image: np.ndarray | None = None
+        self._state: SegmenterState | None = None
 
     # ---- per image -----------------------------------------------------------------------
-    def set_image(self, image) -> None:
-        """Do the per-image work once (H×W×3 uint8 RGB)."""
-        self._image = check_image(image)
-        self._set_image(self._image)
+    def encode(self, image) -> SegmenterState:
+        """Do the per-image work once (H×W×3 uint8 RGB) and return it; the segmenter is left
+        as it was, so states of many images can be kept and prompted in any order."""
+        return self._encode(check_image(image))
 
-    def _set_image(self, image: np.ndarray) -> None:
+    def _encode(self, image: np.ndarray) -> SegmenterState:
         raise NotImplementedError
+
+    def set_image(self, image) -> None:
+        """``encode(image)``, kept as the state that prompts without a state of their own use."""
+        self._state = self.encode(image)
+
+    @property
+    def state(self) -> SegmenterState:
+        """The state ``set_image`` stored (``InvalidInputError`` before any image was set)."""
+        if self._state is None:
+            raise InvalidInputError("no image set: call set_image(image) first")
+        return self._state
 
     @property
     def image_size(self) -> tuple[int, int]:
-        if self._image is None:
-            raise InvalidInputError("no image set: call set_image(image) first")
-        return self._image.shape[0], self._image.shape[1]
+        """(height, width) of the image ``set_image`` was given."""
+        return self.state.size
 
     # ---- prompts ---------------------------------------------------------------------------
-    def predict(self, point=None, *, points=None, labels=None, box=None) -> np.ndarray:
+    def predict(self, state=None, point=None, *, points=None, labels=None,
+                box=None) -> np.ndarray:
         """The mask (H×W bool) for a prompt: one ``point`` (x, y); or ``points`` with ``labels``
-        (1 foreground, 0 background); and/or a ``box`` (x0, y0, x1, y1). Pixel coordinates."""
-        return self.predict_with_score(point, points=points, labels=labels, box=box)[0]
+        (1 foreground, 0 background); and/or a ``box`` (x0, y0, x1, y1). Pixel coordinates.
 
-    def predict_with_score(self, point=None, *, points=None, labels=None, box=None
+        ``state``: an ``encode`` result; without one, the state ``set_image`` stored (then the
+        point may come first: ``predict((x, y))``)."""
+        return self.predict_with_score(state, point, points=points, labels=labels, box=box)[0]
+
+    def predict_with_score(self, state=None, point=None, *, points=None, labels=None, box=None
                            ) -> tuple[np.ndarray, float | None]:
         """``predict``'s mask and the segmenter's confidence in it (SAM's predicted IoU), or
         None for a segmenter that has none (``scores_masks`` False: the classical fallback)."""
-        h, w = self.image_size
+        if state is not None and not isinstance(state, SegmenterState):
+            if point is not None:
+                raise InvalidInputError("prompt: give either point or a state and a point")
+            state, point = None, state  # predict_with_score((x, y)): the set_image form
+        if state is None:
+            state = self.state
+        h, w = state.size
         coords, point_labels = self._check_points(point, points, labels, h, w)
         box_array = self._check_box(box, h, w) if box is not None else None
         if coords is None and box_array is None:
             raise InvalidInputError("prompt: give a point, points with labels, or a box")
-        mask, score = self._predict(coords, point_labels, box_array)
+        mask, score = self._predict(state, coords, point_labels, box_array)
         return mask, (float(score) if self.scores_masks else None)
 
     @staticmethod
@@ -130,8 +214,8 @@ class Segmenter:
             raise InvalidInputError(f"prompt: box {_fmt(array)} is outside the {w}×{h} image")
         return np.array([max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)])
 
-    def _predict(self, coords, labels, box) -> tuple[np.ndarray, float]:
-        """(H×W bool mask, score) for validated prompts."""
+    def _predict(self, state, coords, labels, box) -> tuple[np.ndarray, float]:
+        """(H×W bool mask, score) for validated prompts on the image of ``state``."""
         raise NotImplementedError
 
     # ---- proposals -------------------------------------------------------------------------
@@ -141,26 +225,28 @@ class Segmenter:
 
         Objects: the detector's boxes prompted into the segmenter. Components: the segmenter
         prompted with ``n_points`` random points drawn with ``seed``. Regions under ``min_area``
-        pixels and near-duplicates (mask IoU > ``iou_threshold``) are dropped.
+        pixels and near-duplicates (mask IoU > ``iou_threshold``) are dropped. The image's
+        state is kept as ``set_image`` keeps it.
         """
         from seagull.regions import Region
 
         if n_points < 0:
             raise InvalidInputError(f"n_points must be ≥ 0, got {n_points}")
         self.set_image(image)
-        h, w = self.image_size
-        regions = [Region(mask, "object", score) for mask, score in self._object_masks()]
+        state = self.state
+        h, w = state.size
+        regions = [Region(mask, "object", score) for mask, score in self._object_masks(state)]
         for x, y in random_points(h, w, n_points, seed):
-            mask, score = self._component(int(x), int(y))
+            mask, score = self._component(state, int(x), int(y))
             regions.append(Region(mask, "component", score))
         return filter_regions(regions, min_area=min_area, iou_threshold=iou_threshold)
 
-    def _component(self, x: int, y: int) -> tuple[np.ndarray, float]:
+    def _component(self, state, x: int, y: int) -> tuple[np.ndarray, float]:
         """The component-level (mask, score) at pixel (x, y): a single foreground click."""
-        return self._predict(np.array([[x + 0.5, y + 0.5]]), np.array([1]), None)
+        return self._predict(state, np.array([[x + 0.5, y + 0.5]]), np.array([1]), None)
 
-    def _object_masks(self):
-        """Object-level (mask, score) pairs of the current image."""
+    def _object_masks(self, state):
+        """Object-level (mask, score) pairs of the image of ``state``."""
         raise NotImplementedError
 
     def describe(self) -> dict:
@@ -195,9 +281,8 @@ class ClassicalSegmenter(Segmenter):
         self.weights_hash = detector.weights_hash if detector is not None else "fallback"
         if detector is not None:
             self.name = f"{self.name}+{detector.name}"
-        self.fine = self.coarse = None
 
-    def _set_image(self, image: np.ndarray) -> None:
+    def _encode(self, image: np.ndarray) -> ClassicalState:
         from skimage.segmentation import felzenszwalb
         from skimage.transform import resize
 
@@ -219,7 +304,7 @@ class ClassicalSegmenter(Segmenter):
             cols = np.minimum((np.arange(w) + 0.5) * small.shape[1] / w, small.shape[1] - 1)
             rows, cols = rows.astype(np.int64), cols.astype(np.int64)
             fine, coarse = fine[rows][:, cols], coarse[rows][:, cols]
-        self.fine, self.coarse = fine, coarse
+        return ClassicalState(image, fine, coarse)
 
     def _segments_in_box(self, labels: np.ndarray, box: np.ndarray) -> np.ndarray:
         x0, y0, x1, y1 = (round(float(v)) for v in box)
@@ -230,34 +315,36 @@ class ClassicalSegmenter(Segmenter):
         chosen = np.flatnonzero(counts_in * 2 >= counts_all)
         return np.isin(labels, chosen) & inside
 
-    def _predict(self, coords, labels, box):
-        mask = np.zeros(self.coarse.shape, dtype=bool)
+    def _predict(self, state: ClassicalState, coords, labels, box):
+        coarse = state.coarse
+        mask = np.zeros(coarse.shape, dtype=bool)
         if box is not None:
-            mask = self._segments_in_box(self.coarse, box)
+            mask = self._segments_in_box(coarse, box)
             if not mask.any():
-                mask = self._segments_in_box(self.fine, box)
+                mask = self._segments_in_box(state.fine, box)
             if not mask.any():  # a box smaller than every segment: the box itself
                 x0, y0, x1, y1 = (round(float(v)) for v in box)
                 mask[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)] = True
         if coords is not None:
-            ids = self.coarse[coords[:, 1].astype(np.int64), coords[:, 0].astype(np.int64)]
-            mask |= np.isin(self.coarse, ids[labels == 1])
+            ids = coarse[coords[:, 1].astype(np.int64), coords[:, 0].astype(np.int64)]
+            mask |= np.isin(coarse, ids[labels == 1])
             negative = ids[labels == 0]
             if negative.size:
-                mask &= ~np.isin(self.coarse, negative)
+                mask &= ~np.isin(coarse, negative)
         return mask, 1.0
 
-    def _component(self, x: int, y: int):
+    def _component(self, state: ClassicalState, x: int, y: int):
         # Components come from the fine scale, not from the click rule.
-        return self.fine == self.fine[y, x], 1.0
+        return state.fine == state.fine[y, x], 1.0
 
-    def _object_masks(self):
+    def _object_masks(self, state: ClassicalState):
         if self.detector is not None:
-            for box, score in self.detector.detect(self._image):
-                yield self._predict(None, None, np.asarray(box, dtype=np.float64))[0], score
+            for box, score in self.detector.detect(state.image):
+                box = np.asarray(box, dtype=np.float64)
+                yield self._predict(state, None, None, box)[0], score
             return
-        for label in np.unique(self.coarse):
-            yield self.coarse == label, 1.0
+        for label in np.unique(state.coarse):
+            yield state.coarse == label, 1.0
 
 
 # ---- SAM --------------------------------------------------------------------------------------
@@ -274,9 +361,10 @@ class SamSegmenter(Segmenter):
 
     def __init__(self, sam, variant: str, sam_hash: str, detector=None):
         super().__init__()
-        from segment_anything import SamPredictor
+        from segment_anything.utils.transforms import ResizeLongestSide
 
-        self.predictor = SamPredictor(sam)
+        self.sam = sam.eval()
+        self.transform = ResizeLongestSide(sam.image_encoder.img_size)
         self.variant = variant
         self.detector = detector
         det_name = detector.name if detector is not None else "classical-boxes"
@@ -289,33 +377,55 @@ class SamSegmenter(Segmenter):
         self.sam_hash = sam_hash
         self._boxes_fallback = ClassicalSegmenter() if detector is None else None
 
-    def _set_image(self, image: np.ndarray) -> None:
+    # SAM's image encoding and prompt decoding, as segment-anything's ``SamPredictor`` does
+    # them (``set_image``, ``predict``), with the image's state passed in and out instead of
+    # kept on a predictor object.
+    def _encode(self, image: np.ndarray) -> SamState:
         import torch
 
+        sam = self.sam
+        pixels = image if sam.image_format == "RGB" else image[..., ::-1]
         with torch.inference_mode():
-            self.predictor.set_image(image, image_format="RGB")
+            resized = torch.as_tensor(self.transform.apply_image(pixels), device=sam.device)
+            resized = resized.permute(2, 0, 1).contiguous()[None, :, :, :]
+            features = sam.image_encoder(sam.preprocess(resized))
+        boxes = None
         if self._boxes_fallback is not None:
-            self._boxes_fallback._image = image
-            self._boxes_fallback._set_image(image)
+            boxes = self._boxes_fallback._encode(image)
+        return SamState(image, features, tuple(int(v) for v in resized.shape[-2:]), boxes)
 
-    def _predict(self, coords, labels, box):
+    def _predict(self, state: SamState, coords, labels, box):
         import torch
 
+        sam, device, size = self.sam, self.sam.device, state.size
         single_point = box is None and coords is not None and len(coords) == 1
         with torch.inference_mode():
-            masks, scores, _ = self.predictor.predict(
-                point_coords=coords, point_labels=labels, box=box,
+            points = boxes = None
+            if coords is not None:
+                points = (torch.as_tensor(self.transform.apply_coords(coords, size),
+                                          dtype=torch.float, device=device)[None, :, :],
+                          torch.as_tensor(labels, dtype=torch.int, device=device)[None, :])
+            if box is not None:
+                boxes = torch.as_tensor(self.transform.apply_boxes(box, size),
+                                        dtype=torch.float, device=device)[None, :]
+            sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=None)
+            low_res, iou = sam.mask_decoder(
+                image_embeddings=state.features, image_pe=sam.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
                 multimask_output=single_point)  # one ambiguous click: SAM's three candidates
+            masks = sam.postprocess_masks(low_res, state.input_size, size) > sam.mask_threshold
+        masks, scores = masks[0].cpu().numpy(), iou[0].cpu().numpy()
         best = int(np.argmax(scores))
         return masks[best].astype(bool), float(scores[best])
 
-    def _object_masks(self):
+    def _object_masks(self, state: SamState):
         if self.detector is not None:
-            boxes = self.detector.detect(self._image)
+            boxes = self.detector.detect(state.image)
         else:
-            boxes = [(_mask_box(m), 1.0) for m, _ in self._boxes_fallback._object_masks()]
+            boxes = [(_mask_box(m), 1.0)
+                     for m, _ in self._boxes_fallback._object_masks(state.boxes)]
         for box, det_score in boxes:
-            mask, iou = self._predict(None, None, np.asarray(box, dtype=np.float64))
+            mask, iou = self._predict(state, None, None, np.asarray(box, dtype=np.float64))
             yield mask, iou * float(det_score)
 
 

@@ -129,3 +129,51 @@ def test_ask_and_judge_generate_free_text(tiny_model, predictor, masks):
         hook.remove()
     verdict = predictor.judge(masks[0], "distortion", "Is this region in blur distortion?")
     assert set(verdict) == {"yes", "text"} and verdict["yes"] in (True, False, None)
+
+
+def test_encode_returns_the_images_state_and_assess_reads_it(tiny_model, image, masks,
+                                                             predictor):
+    """``assess(state, masks)`` answers exactly what ``set_image`` + ``assess(masks)`` does,
+    for states of two images used in any order; ``encode`` stores nothing on the predictor."""
+    from seagull.model import ImageState
+
+    p = SeagullPredictor(tiny_model, max_new_tokens=8)
+    other = np.ascontiguousarray(image[::-1, ::-1])
+    first, second = p.encode(image), p.encode(other)
+    assert isinstance(first, ImageState)
+    with pytest.raises(InvalidInputError, match="set_image"):
+        p.state  # noqa: B018 - encode kept nothing
+    reference = SeagullPredictor(tiny_model, max_new_tokens=8)
+    for picture, state in ((image, first), (other, second), (image, first)):
+        reference.set_image(picture)
+        assert p.assess(state, masks) == reference.assess(masks)
+        assert p.assess(state, masks[2], tasks=("quality",)) == \
+            reference.assess(masks[2], tasks=("quality",))
+        assert p.assess(state, masks[2], ("quality",)) == reference.assess(masks[2], ("quality",))
+        assert torch.equal(p.level_probabilities(masks[:3], "importance", state=state),
+                           reference.level_probabilities(masks[:3], "importance"))
+        question = "Is this region in blur distortion?"
+        assert p.ask(masks[0], question, 3, state=state) == reference.ask(masks[0], question, 3)
+    assert p.assess(first, masks[0]) == predictor.assess(masks[0])  # the module's predictor
+    assert p.assess(first, masks[0]) != p.assess(second, masks[0])
+    with pytest.raises(InvalidInputError, match="no mask"):
+        p.assess(first)
+
+
+def test_image_state_bytes_are_its_tensors_bytes(tiny_model, image):
+    state = SeagullPredictor(tiny_model).encode(image)
+    cfg = tiny_model.config
+    assert len(state.features) == len(state.keys) == 4
+    assert len(state.prefix_kv) == cfg.num_layers
+    prefix = len(tiny_model.prompts.prefix_ids)
+    assert state.prefix_tokens == prefix
+    assert state.prefix_embeds.shape == (1, prefix, cfg.hidden_size)
+    head_dim = cfg.hidden_size // cfg.num_heads
+    for keys, values in state.prefix_kv:
+        assert keys.shape == values.shape == (1, cfg.num_kv_heads, prefix, head_dim)
+    float_bytes = state.prefix_embeds.element_size()
+    expected = (image.nbytes
+                + sum(t.numel() * t.element_size() for t in (*state.features, *state.keys))
+                + prefix * cfg.hidden_size * float_bytes
+                + 2 * cfg.num_layers * cfg.num_kv_heads * prefix * head_dim * float_bytes)
+    assert state.nbytes == expected

@@ -45,7 +45,7 @@ def test_point_prompt_returns_the_segment_under_it(segmenter_with_image):
     mask = seg.predict(point=(128, 60))
     assert mask.shape == (192, 256) and mask.dtype == bool
     assert mask[60, 128]
-    assert np.array_equal(mask, seg.coarse == seg.coarse[60, 128])
+    assert np.array_equal(mask, seg.state.coarse == seg.state.coarse[60, 128])
     # a background point inside the same segment removes it
     both = seg.predict(points=[(128, 60), (10, 180)], labels=[1, 0])
     assert not both[180, 10]
@@ -104,3 +104,32 @@ def test_a_plugged_detector_supplies_the_objects(photo):
         x, y, w, h = r.bbox
         assert (x + w <= 128 and y + h <= 96) or (x >= 128 and y >= 96)
     assert {round(r.score, 6) for r in objects} <= {0.9, 0.8}
+
+
+def test_encoded_states_answer_without_changing_the_segmenter(photo):
+    """``encode`` returns an image's state and leaves the segmenter as it was; a prompt on a
+    state answers exactly what ``set_image`` + the same prompt answers."""
+    from seagull.regions.segmenter import ClassicalState
+
+    seg = ClassicalSegmenter()
+    other = np.ascontiguousarray(photo[::-1, ::-1])
+    first, second = seg.encode(photo), seg.encode(other)
+    assert isinstance(first, ClassicalState)
+    with pytest.raises(InvalidInputError, match="no image set"):
+        seg.state  # noqa: B018 - encoding stored nothing on the segmenter
+    assert first.nbytes == photo.nbytes + first.fine.nbytes + first.coarse.nbytes
+    assert first.fine.shape == first.coarse.shape == photo.shape[:2]
+    prompts = [{"point": (128, 60)}, {"box": (40, 30, 160, 150)},
+               {"points": [(128, 60), (10, 180)], "labels": [1, 0]}]
+    for image, state in ((photo, first), (other, second), (photo, first)):
+        reference = ClassicalSegmenter()
+        reference.set_image(image)
+        for prompt in prompts:
+            assert np.array_equal(seg.predict(state, **prompt), reference.predict(**prompt))
+            assert seg.predict_with_score(state, **prompt)[1] is None  # no score to give
+    assert not np.array_equal(seg.predict(first, point=(128, 60)),
+                              seg.predict(second, point=(128, 60)))
+    seg.set_image(photo)  # the set_image form, with the point first as before
+    assert np.array_equal(seg.predict((128, 60)), seg.predict(first, point=(128, 60)))
+    with pytest.raises(InvalidInputError, match="outside"):
+        seg.predict(first, point=(256, 0))

@@ -21,7 +21,7 @@ def test_tiny_sam_loads_through_the_real_path(sam_segmenter, tiny_sam_file):
     assert isinstance(seg, SamSegmenter) and not seg.fallback
     assert seg.weights_hash == file_sha256(tiny_sam_file)
     assert seg.name.startswith("sam-vit_64x2")
-    loaded = seg.predictor.model.state_dict()
+    loaded = seg.sam.state_dict()
     saved = torch.load(tiny_sam_file, weights_only=True)
     assert all(torch.equal(loaded[k], saved[k]) for k in saved)
 
@@ -44,7 +44,7 @@ def test_released_architectures_are_read_off_the_checkpoint():
 def test_image_is_encoded_once_and_prompts_reuse_it(sam_segmenter, photo, monkeypatch):
     seg = sam_segmenter
     calls = []
-    encoder = seg.predictor.model.image_encoder
+    encoder = seg.sam.image_encoder
     original = encoder.forward
     monkeypatch.setattr(encoder, "forward", lambda x: calls.append(1) or original(x))
     seg.set_image(photo)
@@ -88,3 +88,42 @@ def test_a_truncated_sam_is_rejected(tiny_sam_file, tmp_path):
     torch.save(state, path)
     with pytest.raises(WeightsMismatchError, match="does not fit SAM"):
         load_sam(path)
+
+
+def test_sam_states_match_segment_anythings_predictor(sam_segmenter, photo):
+    """``encode`` + ``predict_with_score(state, …)`` computes what segment-anything's own
+    ``SamPredictor`` computes (masks and predicted IoUs equal), for each image of several
+    encoded in turn; the state's bytes are its image, embedding and box segmentation."""
+    import numpy as np
+    from segment_anything import SamPredictor
+
+    from seagull.regions.segmenter import SamState
+
+    seg = sam_segmenter
+    other = np.ascontiguousarray(photo[::-1])
+    states = [seg.encode(photo), seg.encode(other)]
+    reference = SamPredictor(seg.sam)
+    for image, state in zip((photo, other), states):
+        assert isinstance(state, SamState) and state.size == (192, 256)
+        boxes = state.boxes
+        assert state.nbytes == (image.nbytes + state.features.numel()
+                                * state.features.element_size()
+                                + boxes.fine.nbytes + boxes.coarse.nbytes)
+        with torch.inference_mode():
+            reference.set_image(image)
+        assert torch.equal(state.features, reference.features)
+        for prompt, single in (({"point": (100, 80)}, True), ({"box": (10, 10, 120, 90)}, False),
+                               ({"points": [(100, 80), (200, 150)], "labels": [1, 0]}, False)):
+            mask, score = seg.predict_with_score(state, **prompt)
+            coords = labels = box = None
+            if "point" in prompt:
+                coords, labels = np.array([prompt["point"]], float), np.array([1])
+            if "points" in prompt:
+                coords, labels = np.array(prompt["points"], float), np.array(prompt["labels"])
+            if "box" in prompt:
+                box = np.array(prompt["box"], float)
+            with torch.inference_mode():
+                masks, ious, _ = reference.predict(point_coords=coords, point_labels=labels,
+                                                   box=box, multimask_output=single)
+            best = int(np.argmax(ious))
+            assert np.array_equal(mask, masks[best]) and score == float(ious[best])

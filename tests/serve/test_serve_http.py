@@ -91,6 +91,7 @@ def test_segment_point_returns_the_clicked_object(client, uploaded):
     assert abs(x - x0) <= 2 and abs(y - y0) <= 2 and abs(x + w - x1) <= 2 and abs(y + h - y1) <= 2
     assert body["area"] == int(mask.sum())
     assert body["model"]["name"].startswith("classical")
+    assert "score" in body and body["score"] is None  # the classical fallback has no score
     assert "overlay_png" not in body
 
 

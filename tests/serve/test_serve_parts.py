@@ -17,6 +17,7 @@ from seagull.errors import (
     InvalidInputError,
     MaskShapeError,
 )
+from seagull.regions.segmenter import Segmenter, SegmenterState
 from serve.errors import PayloadTooLargeError, UnknownImageError, classify
 
 # ---- prompts and tasks ---------------------------------------------------------------------
@@ -239,20 +240,165 @@ def test_get_or_compute_runs_once_for_concurrent_callers():
     assert "x" not in cache  # failures are not cached
 
 
-def test_detached_segmenter_state_survives_the_next_image():
-    """A cached shell keeps answering for its image after the segmenter moved on."""
+def test_segmenter_core_caches_each_images_encoded_state():
+    """The cache holds the segmenter's ``encode`` states, counts their bytes (the image and the
+    two label maps), and answers from a cached state what a segmenter set to that image
+    answers; concurrent misses for one new image encode it once."""
     from seagull.regions import build_segmenter
-    from serve.cache import detach_image_state, state_nbytes
+    from seagull.regions.segmenter import ClassicalState
+    from serve.models import SegmenterCore
 
+    images = {"one": scene(), "two": np.ascontiguousarray(scene(seed=3)[::-1, ::-1])}
     segmenter = build_segmenter()
-    first = scene()
-    segmenter.set_image(first)
-    shell = detach_image_state(segmenter)
-    expected = segmenter.predict(point=(40, 45))
-    segmenter.set_image(np.ascontiguousarray(first[::-1, ::-1]))  # another image
-    assert (shell.predict(point=(40, 45)) == expected).all()
-    assert not (segmenter.predict(point=(40, 45)) == expected).all()
-    assert state_nbytes(shell) >= first.nbytes  # the image and the label maps are counted
+    encoded = []
+    encode = segmenter.encode
+    segmenter.encode = lambda image: encoded.append(image.shape) or encode(image)
+
+    async def source(key):
+        return images[key]
+
+    prompts = [{"point": (40.0, 45.0)}, {"box": (10.0, 14.0, 70.0, 78.0)},
+               {"points": [(40.0, 45.0), (5.0, 5.0)], "labels": [1, 0]}]
+
+    async def main():
+        core = SegmenterCore(source, segmenter=segmenter, cache_entries=4, cache_bytes=1 << 30)
+        first = await asyncio.gather(*(core.segment("one", p) for p in prompts))
+        second = [await core.segment("two", p) for p in prompts]
+        again = [await core.segment("one", p) for p in prompts]
+        return core, first, second, again
+
+    core, first, second, again = asyncio.run(main())
+    assert len(encoded) == 2  # three concurrent misses for "one" shared one encode
+    assert [r["cache"] for r in first] == ["miss", "hit", "hit"]
+    assert {r["cache"] for r in second} == {"miss", "hit"}
+    assert {r["cache"] for r in again} == {"hit"}
+    states = {key: value for key, (value, _) in core.cache._items.items()}
+    assert set(states) == {"one", "two"}
+    for key, state in states.items():
+        assert isinstance(state, ClassicalState) and state.image is not None
+        h, w = images[key].shape[:2]
+        assert state.fine.shape == state.coarse.shape == (h, w)
+        assert state.nbytes == images[key].nbytes + state.fine.nbytes + state.coarse.nbytes
+    assert core.cache.bytes == core.cache.stats()["bytes"] == sum(s.nbytes for s in states.values())
+    from seagull.regions.rle import decode
+
+    for key, answers in (("one", again), ("two", second)):
+        reference = build_segmenter()
+        reference.set_image(images[key])
+        for prompt, answer in zip(prompts, answers):
+            assert (decode(answer["mask"]) == reference.predict(**prompt)).all()
+            assert answer["score"] is None
+    without_cache = [{k: v for k, v in r.items() if k != "cache"} for r in first]
+    assert without_cache == [{k: v for k, v in r.items() if k != "cache"} for r in again]
+    assert first[0]["mask"] != second[0]["mask"]
+
+
+class SamLike(Segmenter):
+    """A segmenter that scores its masks as SAM does (its predicted IoU), without weights:
+    a box prompt selects the box (score 0.875), points a square around the first (0.625)."""
+
+    name, fallback, scores_masks, weights_hash = "sam-like", False, True, "abc"
+
+    def _encode(self, image):
+        return SegmenterState(image)
+
+    def _predict(self, state, coords, labels, box):
+        mask = np.zeros(state.size, dtype=bool)
+        if box is not None:
+            x0, y0, x1, y1 = (int(v) for v in box)
+            mask[y0:y1, x0:x1] = True
+            return mask, 0.875
+        x, y = (int(v) for v in coords[0])
+        mask[max(0, y - 3):y + 3, max(0, x - 3):x + 3] = True
+        return mask, np.float32(0.625)  # SAM's scores come as numpy floats
+
+    def _object_masks(self, state):
+        return iter(())
+
+
+def test_segment_answers_carry_the_segmenters_score():
+    """/v1/segment's ``score`` is the segmenter's: a SAM-like segmenter's predicted IoU (a JSON
+    number), and null for the classical fallback; the Gateway passes it through unchanged."""
+    import json
+
+    from serve.gateway import segment_answer
+    from serve.models import SegmenterCore
+
+    image = scene()
+
+    async def source(key):
+        return image
+
+    async def main(segmenter):
+        core = SegmenterCore(source, segmenter=segmenter)
+        return [await core.segment("k", p) for p in
+                ({"box": (10.0, 14.0, 70.0, 78.0)}, {"point": (40.0, 45.0)},
+                 {"points": [(40.0, 45.0), (90.0, 50.0)], "labels": [1, 0]})], core
+
+    sam_like, core = asyncio.run(main(SamLike()))
+    assert [r["score"] for r in sam_like] == [0.875, 0.625, 0.625]
+    assert all(type(r["score"]) is float for r in sam_like)
+    assert core.cache.bytes == image.nbytes  # a state holding the image only
+    answer = json.loads(json.dumps(segment_answer(sam_like[0], "k")))
+    assert answer == {"mask": sam_like[0]["mask"], "score": 0.875, "bbox": [10, 14, 60, 64],
+                      "area": 60 * 64, "image_id": "k"}
+    fallback, _ = asyncio.run(main(None))  # build_segmenter(): no weights, the fallback
+    assert [r["score"] for r in fallback] == [None, None, None]
+    assert json.loads(json.dumps(segment_answer(fallback[0], "k")))["score"] is None
+
+
+def test_assessor_core_caches_each_images_image_state():
+    """The Assessor's cache holds the predictor's ``ImageState`` per image, its bytes are the
+    state's bytes, and answers from cached states equal set_image + assess on each image."""
+    import torch
+
+    from seagull.model import ImageState, SeagullModel, SeagullPredictor
+    from seagull.regions.rle import encode
+    from serve.models import AssessorCore
+
+    torch.manual_seed(0)
+    model = SeagullModel.from_preset("tiny").eval()
+    images = {"one": scene(), "two": np.ascontiguousarray(scene(seed=3)[::-1])}
+    mask = np.zeros(images["one"].shape[:2], dtype=bool)
+    mask[20:72, 16:64] = True
+    other = np.zeros_like(mask)
+    other[0:30, 50:90] = True
+    tasks = ("quality", "importance")
+
+    async def source(key):
+        return images[key]
+
+    core = AssessorCore(source, predictor=SeagullPredictor(model), cache_entries=4,
+                        cache_bytes=1 << 30)
+    items = [("one", encode(mask), tasks), ("two", encode(mask), tasks),
+             ("one", encode(other), tasks), ("two", encode(other), ("quality",))]
+    answers = asyncio.run(core.assess_many(items))
+    assert [a["cache"] for a in answers] == ["miss", "miss", "miss", "hit"]
+    states = {key: value for key, (value, _) in core.cache._items.items()}
+    assert all(isinstance(s, ImageState) for s in states.values())
+    tensors = {key: images[key].nbytes + sum(
+        t.numel() * t.element_size()
+        for t in (*s.features, *s.keys, s.prefix_embeds, *(x for kv in s.prefix_kv for x in kv)))
+        for key, s in states.items()}
+    assert {key: s.nbytes for key, s in states.items()} == tensors
+    assert core.cache.bytes == sum(tensors.values())
+    # The core assesses each (image, tasks) group in one call: so does the reference.
+    reference = SeagullPredictor(model)
+    groups = {("one", tasks): [mask, other], ("two", tasks): [mask], ("two", ("quality",)): [other]}
+    expected_by_group = {}
+    for (key, asked), masks in groups.items():
+        reference.set_image(images[key])
+        expected_by_group[key, asked] = reference.assess(masks, tasks=asked)
+    expected_answers = [expected_by_group["one", tasks][0], expected_by_group["two", tasks][0],
+                        expected_by_group["one", tasks][1], expected_by_group["two", ("quality",)][0]]
+    for (_, _, asked), answer, expected in zip(items, answers, expected_answers):
+        for task in asked:
+            assert answer[task]["score"] == expected[task]["score"]
+            assert answer[task]["level"] == expected[task]["level"]
+        assert answer["text"] == expected["text"]
+    again = asyncio.run(core.assess_many(items))  # the same groups, now from the cache
+    assert again == [dict(a, cache="hit") for a in answers]
+    assert core.cache.stats()["misses"] == 2 and len(core.cache) == 2
 
 
 def test_segmenter_core_caches_per_image_and_reports_unknown_images():
@@ -353,6 +499,56 @@ def test_production_config_and_local_overrides():
     assert total <= 1.0  # leaves room on 2 CPUs for Serve's own actors and Ray's tasks
     assert production["Segmenter"]["ray_actor_options"]["num_gpus"] > 0  # not mutated
     assert app_args(config, model_dir="m", sam_checkpoint=None)["model_dir"] == "m"
+
+
+def test_local_resources_come_from_local_yaml(tmp_path):
+    """A local run's ray_actor_options are serve/local.yaml's, deployment by deployment; the
+    rest of each deployment's options are config.yaml's. A deployment missing from (or
+    unknown to) the local file is a ConfigError, not a silent default."""
+    import yaml
+
+    from serve.local import (
+        LOCAL_PATH,
+        deployment_options,
+        local_options,
+        read_config,
+        read_local_resources,
+    )
+
+    config = read_config()
+    written = {d["name"]: d["ray_actor_options"]
+               for d in yaml.safe_load(LOCAL_PATH.read_text())["deployments"]}
+    assert read_local_resources() == written
+    assert written == {"Gateway": {"num_cpus": 0.2}, "ImageStore": {"num_cpus": 0.05},
+                       "Segmenter": {"num_cpus": 0.3}, "Assessor": {"num_cpus": 0.3}}
+    production = deployment_options(config)
+    local = local_options(config, max_replicas=3)
+    for name, options in local.items():
+        assert options["ray_actor_options"] == written[name]
+        rest = {k: v for k, v in options.items() if k not in ("ray_actor_options",
+                                                                "autoscaling_config",
+                                                                "num_replicas")}
+        assert rest == {k: v for k, v in production[name].items()
+                        if k not in ("ray_actor_options", "autoscaling_config", "num_replicas")}
+    assert local["Assessor"]["autoscaling_config"]["max_replicas"] == 3
+    assert local["Assessor"]["autoscaling_config"]["target_ongoing_requests"] == \
+        production["Assessor"]["autoscaling_config"]["target_ongoing_requests"]
+    assert local_options(config, resources={**written, "Gateway": {"num_cpus": 0.5}}
+                         )["Gateway"]["ray_actor_options"] == {"num_cpus": 0.5}
+    without = {k: v for k, v in written.items() if k != "Assessor"}
+    with pytest.raises(ConfigError, match=r"missing \['Assessor'\]"):
+        local_options(config, resources=without)
+    with pytest.raises(ConfigError, match=r"unknown \['Segmentor'\]"):
+        local_options(config, resources={**written, "Segmentor": {"num_cpus": 0.1}})
+    bad = tmp_path / "local.yaml"
+    gateway = "  - name: Gateway\n    ray_actor_options:\n      num_cpus: 0.1\n"
+    for text, message in (("deployments: []\n", "non-empty list"),
+                          ("deployments:\n  - name: Gateway\n", "num_cpus"),
+                          ("deployments:\n" + gateway * 2, "listed twice"),
+                          ("deployments: [", "cannot read")):
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            read_local_resources(bad)
 
 
 def test_config_is_accepted_by_serve_schema():

@@ -1,5 +1,6 @@
-"""The HTTP ingress: the FastAPI routes, request parsing and limits, the API key, the error
-answers, and the composition of the model deployments (``serve.deployments``) for each request.
+"""The HTTP ingress: the FastAPI routes, the API key, the error answers, and the composition of
+the model deployments (``serve.deployments``) for each request (request parsing and limits:
+``serve.requests``).
 
 Every error is a 4xx/5xx with ``{"error": {"code", "message"}}``; ``X-Seagull-Cache`` tells
 whether the Segmenter's and the Assessor's caches were hit.
@@ -11,7 +12,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import logging
 from pathlib import Path
 
@@ -24,14 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from seagull.errors import InvalidInputError, SeagullError
 from serve import errors as http_errors
 from serve.errors import (
-    MalformedRequestError,
-    PayloadTooLargeError,
     ServiceTimeoutError,
     UnauthorizedError,
     UnknownImageError,
-    UnsupportedMediaError,
 )
 from serve.openapi import body_doc, errors_doc
+from serve.requests import read_fields
 from serve.settings import ServeSettings
 
 log = logging.getLogger("serve")
@@ -145,58 +143,6 @@ class Gateway:
             raise ServiceTimeoutError(f"no answer within {self.settings.request_timeout_s:g} "
                                       f"s") from None
 
-    async def _fields(self, request: Request) -> tuple[dict, bytes | None]:
-        """(form or JSON fields, the image bytes if the request carries an image)."""
-        s = self.settings
-        # The whole request may carry the image as base64 (4/3) plus small fields.
-        limit = s.max_upload_bytes * 4 // 3 + 64 * 1024
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise PayloadTooLargeError(f"request: {length} bytes is over the limit of "
-                                       f"{limit} bytes")
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            try:
-                form = await request.form(max_files=1, max_fields=32)
-            except Exception as exc:  # noqa: BLE001 - starlette raises several kinds
-                raise MalformedRequestError(f"request: malformed form body "
-                                            f"({http_errors.one_line(exc)})") from None
-            values: dict = {}
-            data = None
-            for key, value in form.multi_items():
-                if hasattr(value, "read"):  # an uploaded file
-                    if key != "image":
-                        raise InvalidInputError(f"{key}: the only file part is 'image'")
-                    data = await value.read(s.max_upload_bytes + 1)
-                    if len(data) > s.max_upload_bytes:
-                        raise PayloadTooLargeError(f"image: over the limit of "
-                                                   f"{s.max_upload_bytes} bytes")
-                else:
-                    values[key] = value
-            if data is None and isinstance(values.get("image"), str) and values["image"]:
-                raise InvalidInputError("image: send the image as a file part named 'image'")
-            values.pop("image", None)
-            return values, data
-        if ctype in ("application/json", ""):
-            body = await request.body()
-            if len(body) > limit:
-                raise PayloadTooLargeError(f"request: over the limit of {limit} bytes")
-            try:
-                values = json.loads(body)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise MalformedRequestError(f"request: the body is not valid JSON ({exc})") \
-                    from None
-            if not isinstance(values, dict):
-                raise MalformedRequestError("request: the JSON body must be an object")
-            data = None
-            if values.get("image") not in (None, ""):
-                from serve.images import decode_base64
-
-                data = decode_base64(values.pop("image"), max_bytes=s.max_upload_bytes)
-            return values, data
-        raise UnsupportedMediaError(f"request: content type {ctype!r}; send application/json "
-                                    f"or multipart/form-data")
-
     async def _resolve_image(self, values: dict, data: bytes | None) -> dict:
         """``{"image_id", "height", "width"}`` of the request's image (stored if inline)."""
         from serve.images import check_image_id, decode_image
@@ -255,7 +201,7 @@ class Gateway:
               responses=errors_doc(400, 401, 413, 415, 422))
     async def upload(self, request: Request):
         self._authorise(request)
-        _, data = await self._fields(request)
+        _, data = await read_fields(request, self.settings.max_upload_bytes)
         if data is None:
             raise InvalidInputError("image: no image in the request (a part named 'image', "
                                     "or base64 in a JSON field 'image')")
@@ -270,7 +216,7 @@ class Gateway:
         from serve.prompts import parse_flag, parse_prompts
 
         self._authorise(request)
-        values, data = await self._fields(request)
+        values, data = await read_fields(request, self.settings.max_upload_bytes)
         prompts, many = parse_prompts(values, allow_mask=False,
                                       max_prompts=self.settings.max_prompts)
         overlay = parse_flag(values.get("overlay"), "overlay")
@@ -304,7 +250,7 @@ class Gateway:
         from serve.prompts import check_mask, parse_prompts, parse_tasks
 
         self._authorise(request)
-        values, data = await self._fields(request)
+        values, data = await read_fields(request, self.settings.max_upload_bytes)
         prompts, many = parse_prompts(values, allow_mask=True,
                                       max_prompts=self.settings.max_prompts)
         tasks = parse_tasks(values.get("tasks"))

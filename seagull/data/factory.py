@@ -340,7 +340,8 @@ class LabelStage:
     """Stage 4: label every region of every render of a part, then stage its rows.
 
     One instance loads the labeller once; ``prepare`` (the reference's share of the work) runs
-    once per part, i.e. once per distortion type of a source.
+    once per part, i.e. once per distortion type of a source, and ``label_many`` labels all
+    the part's renders (its levels) together.
     """
 
     def __init__(self, out_uri: str, comps: Components | None = None) -> None:
@@ -382,12 +383,12 @@ class LabelStage:
             masks = [decode_mask(r["mask"]) for r in regions]
             ctx = self.labeller.prepare(ref_image, masks)
         images, rois = [], []
-        for render in part["renders"]:
+        all_labels = self._label_renders(ctx, part["renders"]) if regions else None
+        for k, render in enumerate(part["renders"]):
             images.append({**base, **render, "encoded": None})
             labelled = []
             if regions:
-                labels = self.labeller.label(ctx, decode_image(render["encoded"]),
-                                             render["distortion"])
+                labels = all_labels[k]
                 if len(labels) != len(regions):
                     raise ValueError(f"labeller returned {len(labels)} labels for "
                                      f"{len(regions)} regions")
@@ -400,6 +401,14 @@ class LabelStage:
                          "format": render["format"], "encoded": render["encoded"],
                          "regions": labelled})
         return {"images": to_table(images, "images"), "rois": to_table(rois, "rois")}
+
+    def _label_renders(self, ctx, renders: list) -> list[list[dict]]:
+        """Labels of every render of the part: in one ``label_many`` call where the labeller
+        has it (a region's crops of all renders batched), else one ``label`` per render."""
+        pairs = [(decode_image(r["encoded"]), r["distortion"]) for r in renders]
+        if hasattr(self.labeller, "label_many"):
+            return self.labeller.label_many(ctx, pairs)
+        return [self.labeller.label(ctx, image, distortion) for image, distortion in pairs]
 
 
 def _pair(value) -> list[float] | None:

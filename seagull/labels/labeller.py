@@ -84,8 +84,9 @@ class LabelContext:
     reference_prepared: object  # scorer's prepared full reference
     masks: list  # H×W bool arrays
     boxes: list  # [x, y, w, h] per mask
-    crop_references: list  # scorer's prepared masked reference crops
+    crop_references: list  # scorer's prepared masked reference crops (TOPIQ-FR)
     reference_score: float  # s_ref: the reference against itself, on [0, 1]
+    regions: object = None  # a scorer that pools on the mask: its regions (GMSDRegions)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -97,18 +98,26 @@ class Labeller:
 
     ``importance_method``: "window" (the scorer's cheap replaced-image pass; exact for GMSD, a
     bounded approximation for TOPIQ-FR) or "exact" (a full pass per region).
+
+    ``batched`` (GMSD): every region of a render at once — one similarity map pooled by a
+    sparse region × cell product, and the replaced images in one gathered pass. ``False`` runs
+    the per-region reference path (a window per region); the two agree to 1e-7 on ``quality``
+    (the reference path's float32 std) and 1e-9 on ``importance_pair`` (float64 sums grouped
+    differently; ``tests/labels/test_labeller.py``). TOPIQ-FR's
+    labels do not depend on it.
     """
 
     version = LABELLER_VERSION
 
     def __init__(self, scorer, *, importance_method: str = "window",
-                 epsilon: float = IMPORTANCE_EPSILON):
+                 epsilon: float = IMPORTANCE_EPSILON, batched: bool = True):
         if importance_method not in ("window", "exact"):
             raise InvalidInputError(f"importance_method {importance_method!r}: "
                                     f"use 'window' or 'exact'")
         self.scorer = scorer
         self.importance_method = importance_method
         self.epsilon = epsilon
+        self.batched = batched
 
     @property
     def name(self) -> str:
@@ -146,38 +155,84 @@ class Labeller:
             boxes.append(mask_bbox(mask))
         ref = to_tensor(reference)
         prepared = self.scorer.reference(ref)
-        crops = region_crops(self.scorer, ref, checked, boxes)
+        regions = None
         if getattr(self.scorer, "pools_on_mask", False):
-            crops = self.scorer.references(crops, [m[y:y + h, x:x + w] for m, (x, y, w, h)
-                                                   in zip(checked, boxes)])
+            # The render's similarity map pooled over each region's cells (GMSDScorer.regions).
+            crops, regions = [], self.scorer.regions(checked, prepared)
         else:
-            crops = self.scorer.references(crops)
+            crops = self.scorer.references(region_crops(self.scorer, ref, checked, boxes))
         reference_score = self.scorer.score(ref, prepared)
-        return LabelContext(ref, prepared, checked, boxes, crops, reference_score)
+        return LabelContext(ref, prepared, checked, boxes, crops, reference_score, regions)
 
     def label(self, context: LabelContext, distorted, distortion: str) -> list[dict]:
         """One label dict per mask of ``context``, in order (see the module docstring)."""
-        distorted = _check_image(distorted, "distorted image")
-        if distorted.shape[:2] != context.shape:
-            raise MaskShapeError(f"distorted image: size {distorted.shape[:2]} does not match "
-                                 f"the reference's {context.shape}")
-        if distortion not in DISTORTION_TYPES:
-            raise InvalidInputError(f"distortion {distortion!r} is not one of {DISTORTION_TYPES}")
-        dist = to_tensor(distorted)
+        return self.label_many(context, [(distorted, distortion)])[0]
+
+    def label_many(self, context: LabelContext, renders) -> list[list[dict]]:
+        """``label`` for several renders of the source (``[(distorted, distortion), …]``).
+
+        The same labels as one ``label`` call per render: GMSD pools each render's map over all
+        regions at once; TOPIQ-FR scores a region's crops of every render together (they share
+        the region's box, so one shape), in batches of the scorer's ``batch_size``.
+        """
+        dists = []
+        for distorted, distortion in renders:
+            distorted = _check_image(distorted, "distorted image")
+            if distorted.shape[:2] != context.shape:
+                raise MaskShapeError(f"distorted image: size {distorted.shape[:2]} does not "
+                                     f"match the reference's {context.shape}")
+            if distortion not in DISTORTION_TYPES:
+                raise InvalidInputError(f"distortion {distortion!r} is not one of "
+                                        f"{DISTORTION_TYPES}")
+            dists.append(to_tensor(distorted))
+        if not dists:
+            return []
         s_ref = context.reference_score
-        s_dist = self.scorer.score(dist, context.reference_prepared)
-        qualities = self.scorer.scores(region_crops(self.scorer, dist, context.masks,
-                                                    context.boxes), context.crop_references)
-        whole_drop = s_ref - s_dist
-        defined = whole_drop >= self.epsilon
-        if defined:
-            replaced = self.scorer.replaced_scores(dist, context.reference,
-                                                   context.reference_prepared, context.boxes,
-                                                   context.masks, self.importance_method)
+        if context.regions is not None:
+            whole, qualities = self._pooled_scores(context, dists)
         else:
-            # No visible drop of the whole image: the share is undefined (docs/method.md), and the
-            # replaced images are not worth a pass; their score is the reference's.
-            replaced = [s_ref] * len(context.masks)
+            whole = self.scorer.scores(dists, [context.reference_prepared] * len(dists))
+            n = len(context.masks)
+            crops = [c for d in dists
+                     for c in region_crops(self.scorer, d, context.masks, context.boxes)]
+            flat = self.scorer.scores(crops, context.crop_references * len(dists))
+            qualities = [flat[k * n:(k + 1) * n] for k in range(len(dists))]
+        out = []
+        for dist, (_, distortion), s_dist, quality in zip(dists, renders, whole, qualities):
+            whole_drop = s_ref - s_dist
+            defined = whole_drop >= self.epsilon
+            if not defined:
+                # No visible drop of the whole image: the share is undefined (docs/method.md),
+                # and the replaced images are not worth a pass; their score is the reference's.
+                replaced = [s_ref] * len(context.masks)
+            elif (context.regions is not None and self.batched
+                  and self.importance_method == "window"):
+                replaced = self.scorer.replaced_scores_batched(dist, context.reference_prepared,
+                                                               context.regions)
+            else:
+                replaced = self.scorer.replaced_scores(dist, context.reference,
+                                                       context.reference_prepared, context.boxes,
+                                                       context.masks, self.importance_method)
+            out.append(self._labels(distortion, quality, replaced, s_dist, s_ref, defined))
+        return out
+
+    def _pooled_scores(self, context: LabelContext, dists: list) -> tuple[list, list]:
+        """Whole-render and region scores of a scorer that pools its map over the masks."""
+        scorer, prepared = self.scorer, context.reference_prepared
+        whole, qualities = [], []
+        for dist in dists:
+            if self.batched:
+                sim = scorer.similarity_map(dist, prepared)
+                whole.append(scorer.to_unit(float(sim.flatten().std())))  # = scorer.score
+                raws = scorer.region_raws(sim, context.regions)
+            else:
+                whole.append(scorer.score(dist, prepared))
+                raws = scorer.region_raws_reference(dist, prepared, context.regions)
+            qualities.append([scorer.to_unit(float(r)) for r in raws])
+        return whole, qualities
+
+    def _labels(self, distortion, qualities, replaced, s_dist, s_ref, defined) -> list[dict]:
+        whole_drop = s_ref - s_dist
         out = []
         for quality, s_rep in zip(qualities, replaced):
             importance = (float(np.clip((s_ref - s_rep) / whole_drop, 0.0, 1.0))

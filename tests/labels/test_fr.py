@@ -42,3 +42,25 @@ def test_windowed_replaced_scores_are_exact(photo, box):
     exact = scorer.replaced_scores(dist, ref, prepared, bbox, [mask], "exact")
     assert window[0] == pytest.approx(exact[0], abs=1e-6)
     assert window[0] < 1.0
+
+
+@pytest.mark.parametrize("size", [(160, 192), (159, 191)])
+def test_batched_replaced_scores_equal_the_windowed_pass(photo, size):
+    from seagull.regions.rle import mask_bbox
+
+    rng = np.random.default_rng(4)
+    ref_img = np.ascontiguousarray(photo[:size[0], :size[1]])
+    dist_img = np.clip(ref_img + rng.normal(0, 12, ref_img.shape), 0, 255).astype(np.uint8)
+    masks = []
+    for x0, y0, x1, y1 in [(40, 30, 90, 70), (0, 0, 31, 45), (150, 121, 192, 160),
+                           (1, 1, 190, 158), (77, 3, 78, 150)]:
+        mask = np.zeros(ref_img.shape[:2], bool)
+        mask[y0:y1, x0:x1] = rng.random((min(y1, size[0]) - y0, min(x1, size[1]) - x0)) < 0.8
+        masks.append(mask)
+    scorer = GMSDScorer()
+    ref, dist = to_tensor(ref_img), to_tensor(dist_img)
+    prepared = scorer.reference(ref)
+    window = scorer.replaced_scores(dist, ref, prepared, [mask_bbox(m) for m in masks], masks)
+    scorer.CHUNK_PAIRS = 1000  # one region per chunk
+    batched = scorer.replaced_scores_batched(dist, prepared, scorer.regions(masks, prepared))
+    assert batched == pytest.approx(window, abs=1e-9)

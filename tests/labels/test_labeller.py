@@ -93,8 +93,6 @@ def test_labels_equal_plain_per_region_computations(labeller, photo, masks):
     import pyiqa
     import torch
 
-    from seagull.regions.rle import mask_bbox
-
     rng = np.random.default_rng(1)
     noisy = np.clip(photo + rng.normal(0, 10, photo.shape), 0, 255).astype(np.uint8)
     metric = pyiqa.create_metric("gmsd", test_y_channel=False, device="cpu")
@@ -102,9 +100,8 @@ def test_labels_equal_plain_per_region_computations(labeller, photo, masks):
     ref, dist = to_tensor(photo), to_tensor(noisy)
     labels = labeller.label(labeller.prepare(photo, masks), noisy, "noise")
     for mask, lab in zip(masks, labels):
-        x, y, w, h = mask_bbox(mask)
-        crop = (slice(None), slice(None), slice(y, y + h), slice(x, x + w))
-        quality = unit(_gmsd_on_mask(dist[crop], ref[crop], mask[y:y + h, x:x + w]))
+        # the render's similarity map (true neighbours at the box's edges) over the mask cells
+        quality = unit(_gmsd_on_mask(dist, ref, mask))
         replaced = torch.where(torch.from_numpy(mask)[None, None], dist, ref).contiguous()
         assert lab["quality"] == pytest.approx(quality, abs=1e-6)
         assert lab["importance_pair"][0] == pytest.approx(unit(float(metric(replaced, ref))),
@@ -167,3 +164,61 @@ def test_bad_inputs_are_typed_errors(labeller, photo, masks):
         labeller.label(context, photo, "sharpness")
     with pytest.raises(InvalidInputError, match="uint8"):
         labeller.label(context, photo.astype(np.float32), "blur")
+
+
+def _scattered_masks(shape, count, seed):
+    """Masks of many sizes and odd offsets, sparse and full, a 1-pixel one and the image."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    out = []
+    for _ in range(count):
+        x0, y0 = int(rng.integers(0, w - 8)), int(rng.integers(0, h - 8))
+        m = np.zeros(shape, bool)
+        m[y0:y0 + int(rng.integers(2, 90)), x0:x0 + int(rng.integers(2, 100))] = True
+        m &= rng.random(shape) < rng.uniform(0.3, 1.0)
+        m[y0, x0] = True
+        out.append(m)
+    dot = np.zeros(shape, bool)
+    dot[h - 1, w - 1] = dot[h - 2, 3] = True  # thin: cells of the fallback rule, at the border
+    return out + [dot, np.ones(shape, bool)]
+
+
+@pytest.mark.parametrize("crop", [(160, 192), (159, 191)])
+def test_batched_labels_equal_the_per_region_reference_path(photo, blur, crop):
+    """Batched (one map, one sparse product, one gathered replaced pass) against the per-region
+    windows: quality to 1e-7 (the reference's float32 std), importance_pair to 1e-9, the rest
+    identical. Odd sizes drop the last row/column on both paths."""
+    image = np.ascontiguousarray(photo[:crop[0], :crop[1]])
+    masks = _scattered_masks(image.shape[:2], 14, seed=5)
+    rng = np.random.default_rng(2)
+    noisy = np.clip(image + rng.normal(0, 10, image.shape), 0, 255).astype(np.uint8)
+    fast = Labeller(build_labeller().scorer)
+    slow = Labeller(build_labeller().scorer, batched=False)
+    for distorted in (noisy, blur(image, 1.5)):
+        a = fast.label(fast.prepare(image, masks), distorted, "noise")
+        b = slow.label(slow.prepare(image, masks), distorted, "noise")
+        for x, y in zip(a, b):
+            assert x["quality"] == pytest.approx(y["quality"], abs=1e-7)
+            assert x["importance_pair"][0] == pytest.approx(y["importance_pair"][0], abs=1e-9)
+            assert x["importance"] == pytest.approx(y["importance"], abs=1e-6)
+            assert x["image_pair"] == y["image_pair"]
+
+
+def test_a_regions_labels_do_not_depend_on_the_other_regions(photo, blur):
+    masks = _scattered_masks(photo.shape[:2], 12, seed=7)
+    labeller = build_labeller()
+    labeller.scorer.CHUNK_PAIRS = 4096  # several chunks for the replaced pass
+    distorted = blur(photo, 2.0)
+    everything = labeller.label(labeller.prepare(photo, masks), distorted, "blur")
+    for subset in ([3], [0, 5, 13], [13, 1, 2, 8]):
+        part = labeller.label(labeller.prepare(photo, [masks[i] for i in subset]), distorted,
+                              "blur")
+        assert part == [everything[i] for i in subset]  # bit for bit
+
+
+def test_label_many_equals_one_label_call_per_render(labeller, photo, masks, blur):
+    context = labeller.prepare(photo, masks)
+    renders = [(blur(photo, r), "blur") for r in (0.7, 2.0)] + [(photo.copy(), "blur")]
+    assert labeller.label_many(context, renders) == [labeller.label(context, d, t)
+                                                     for d, t in renders]
+    assert labeller.label_many(context, []) == []

@@ -197,24 +197,28 @@ class Labeller:
                      for c in region_crops(self.scorer, d, context.masks, context.boxes)]
             flat = self.scorer.scores(crops, context.crop_references * len(dists))
             qualities = [flat[k * n:(k + 1) * n] for k in range(len(dists))]
+        defined = [s_ref - s_dist >= self.epsilon for s_dist in whole]
+        replaced = self._replaced(context, [d for d, ok in zip(dists, defined) if ok])
         out = []
-        for dist, (_, distortion), s_dist, quality in zip(dists, renders, whole, qualities):
-            whole_drop = s_ref - s_dist
-            defined = whole_drop >= self.epsilon
-            if not defined:
-                # No visible drop of the whole image: the share is undefined (docs/method.md),
-                # and the replaced images are not worth a pass; their score is the reference's.
-                replaced = [s_ref] * len(context.masks)
-            elif (context.regions is not None and self.batched
-                  and self.importance_method == "window"):
-                replaced = self.scorer.replaced_scores_batched(dist, context.reference_prepared,
-                                                               context.regions)
-            else:
-                replaced = self.scorer.replaced_scores(dist, context.reference,
-                                                       context.reference_prepared, context.boxes,
-                                                       context.masks, self.importance_method)
-            out.append(self._labels(distortion, quality, replaced, s_dist, s_ref, defined))
+        for (_, distortion), s_dist, quality, ok in zip(renders, whole, qualities, defined):
+            # No visible drop of the whole image: the share is undefined (docs/method.md), and
+            # the replaced images are not worth a pass; their score is the reference's.
+            rep = replaced.pop(0) if ok else [s_ref] * len(context.masks)
+            out.append(self._labels(distortion, quality, rep, s_dist, s_ref, ok))
         return out
+
+    def _replaced(self, context: LabelContext, dists: list) -> list[list[float]]:
+        """Replaced-image scores of every region, per render of ``dists``."""
+        scorer, prepared = self.scorer, context.reference_prepared
+        if not dists:
+            return []
+        if context.regions is not None and self.batched and self.importance_method == "window":
+            return [scorer.replaced_scores_batched(d, prepared, context.regions) for d in dists]
+        if hasattr(scorer, "replaced_scores_many"):
+            return scorer.replaced_scores_many(dists, context.reference, prepared, context.boxes,
+                                               context.masks, self.importance_method)
+        return [scorer.replaced_scores(d, context.reference, prepared, context.boxes,
+                                       context.masks, self.importance_method) for d in dists]
 
     def _pooled_scores(self, context: LabelContext, dists: list) -> tuple[list, list]:
         """Whole-render and region scores of a scorer that pools its map over the masks."""

@@ -218,12 +218,30 @@ class TopiqScorer:
         features. The error is that of ignoring the backbone's response beyond ``margin``
         pixels; ``bench/labels.py`` measures it against the exact pass.
         """
+        return self.replaced_scores_many([distorted], reference, ref, boxes, masks, method,
+                                         raw=raw)[0]
+
+    def replaced_scores_many(self, distorted: list, reference, ref: TopiqReference, boxes,
+                             masks, method: str = "window", *, raw: bool = False
+                             ) -> list[list[float]]:
+        """``replaced_scores`` of several renders of the source (1×3×H×W each), per render.
+
+        A region's window has the same box in every render, so its windows of all renders go
+        through the backbone together, ``batch_size`` at a time (and the head runs on
+        ``batch_size`` replaced images at a time, across regions and renders). With
+        ``batch_size`` 1 (the CPU's default) every pass is one image: the same numbers as one
+        call per render.
+        """
         import torch
 
         H, W = ref.shape
         m = self.margin
-        pending: list = []  # per region: its five gated maps (1×3C×h×w)
-        out: list = []
+        n = len(distorted)
+        if not n:
+            return []
+        stacked = torch.cat(distorted)
+        out = [[None] * len(boxes) for _ in range(n)]
+        pending: list = []  # (region, renders, five gated maps with one row per render)
         if method != "exact" and ref.gated is None:
             with self._mode():  # reference-side, shared by every render
                 ref.gated = [gate(self.net, i, f, f) for i, f in enumerate(ref.features)]
@@ -232,30 +250,40 @@ class TopiqScorer:
             if not pending:
                 return
             with self._mode():
-                gated = [torch.cat([p[level] for p in pending])
+                gated = [torch.cat([p[2][level] for p in pending])
                          for level in range(len(ref.features))]
-                values = head_from_gated(self.net, gated)
-            out.extend(float(v) if raw else self.to_unit(float(v)) for v in values)
+                values = [float(v) for v in head_from_gated(self.net, gated)]
+            j = 0
+            for region, renders, _ in pending:
+                for k in renders:
+                    out[k][region] = values[j] if raw else self.to_unit(values[j])
+                    j += 1
             pending.clear()
 
-        for (x, y, bw, bh), mask in zip(boxes, masks):
+        bs = self.batch_size
+        for region, ((x, y, bw, bh), mask) in enumerate(zip(boxes, masks)):
             mask_t = torch.from_numpy(mask)[None, None]
-            with self._mode():
-                if method == "exact":
-                    replaced = torch.where(mask_t, distorted, reference)
-                    feats = features(self.net, self._device(replaced))
-                    pending.append([gate(self.net, i, f, r)
-                                    for i, (f, r) in enumerate(zip(feats, ref.features))])
-                else:
-                    pending.append(self._window_gated(distorted, reference, ref, x, y, bw, bh,
-                                                      mask_t, H, W, m))
-            if len(pending) >= self.batch_size:
-                flush()
+            for k0 in range(0, n, bs):
+                renders = range(k0, min(n, k0 + bs))
+                dist = stacked[k0:k0 + bs]
+                with self._mode():
+                    if method == "exact":
+                        replaced = torch.where(mask_t, dist, reference)
+                        feats = features(self.net, self._device(replaced))
+                        gated = [gate(self.net, i, f, r.expand_as(f))
+                                 for i, (f, r) in enumerate(zip(feats, ref.features))]
+                    else:
+                        gated = self._window_gated(dist, reference, ref, x, y, bw, bh, mask_t,
+                                                   H, W, m)
+                pending.append((region, renders, gated))
+                if sum(len(p[1]) for p in pending) >= bs:
+                    flush()
         flush()
         return out
 
     def _window_gated(self, distorted, reference, ref, x, y, bw, bh, mask_t, H, W, m):
-        """The replaced image's gated maps: the reference's, recomputed around the region.
+        """The replaced images' gated maps (a row per render of ``distorted``, N×3×H×W): the
+        reference's, recomputed around the region.
 
         Backbone: on the window (inner box + ``m`` context), its features inside the inner box
         (region box + ``m``, 32-aligned) replace the reference's. Gating: recomputed on the
@@ -269,8 +297,9 @@ class TopiqScorer:
         wx0, wy0 = _floor(max(0, ix0 - m)), _floor(max(0, iy0 - m))
         wx1, wy1 = min(W, _ceil(ix1 + m)), min(H, _ceil(iy1 + m))
         sl = (slice(None), slice(None), slice(wy0, wy1), slice(wx0, wx1))
-        window = torch.where(mask_t[sl], distorted[sl], reference[sl])
+        window = torch.where(mask_t[sl], distorted[sl], reference[sl])  # a row per render
         win_feats = features(self.net, self._device(window))
+        n = window.shape[0]
         gated = []
         for level, (full, part) in enumerate(zip(ref.features, win_feats)):
             s = 2 ** (level + 1)
@@ -280,14 +309,14 @@ class TopiqScorer:
             reach = GATE_REACH
             a0, a1 = max(0, r0 - 2 * reach), min(h, r1 + 2 * reach)
             b0, b1 = max(0, c0 - 2 * reach), min(w, c1 + 2 * reach)
-            block_ref = full[:, :, a0:a1, b0:b1]
+            block_ref = full[:, :, a0:a1, b0:b1].expand(n, -1, -1, -1)
             block = block_ref.clone()
             block[:, :, r0 - a0:r1 - a0, c0 - b0:c1 - b0] = part[
                 :, :, r0 - wy0 // s:r1 - wy0 // s, c0 - wx0 // s:c1 - wx0 // s]
             block_gated = gate(self.net, level, block, block_ref)
             k0, k1 = max(0, r0 - reach), min(h, r1 + reach)
             l0, l1 = max(0, c0 - reach), min(w, c1 + reach)
-            g = ref.gated[level].clone()
+            g = ref.gated[level].expand(n, -1, -1, -1).clone()
             g[:, :, k0:k1, l0:l1] = block_gated[:, :, k0 - a0:k1 - a0, l0 - b0:l1 - b0]
             gated.append(g)
         return gated

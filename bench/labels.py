@@ -14,6 +14,10 @@ them) and for the GMSD fallback; and the error of the windowed importance pass a
 one (TOPIQ-FR raw scores, several margins). Targets (issue 4): ≥ 3× with TOPIQ-FR, ≥ 10× with
 the fallback.
 
+Also: the hot path's regions/s one region (or one image) at a time against batched — GMSD at
+``--batching-sizes``, TOPIQ-FR (``label_many``) at batch 1 against ``--topiq-batch``
+(``--batching-only``: just that table).
+
     PYTHONPATH=. python bench/labels.py [--size 384] [--renders 3] [--regions 10] [--quick]
 """
 
@@ -65,14 +69,89 @@ def region_masks(image: np.ndarray, count: int) -> list[np.ndarray]:
 
 
 def gmsd_on_mask(scorer):
-    """A region's GMSD quality, one region per call: the bounding-box crops, the deviation
-    pooled over the mask (pyiqa has no mask pooling, so the scorer's own per-region path)."""
+    """A region's GMSD quality, one region per call: the whole render's similarity map, the
+    deviation pooled over the mask's cells (pyiqa has no mask pooling, so the scorer's own
+    plain path)."""
     def quality(dist, ref, mask, box):
-        x, y, w, h = box
-        crop = (slice(None), slice(None), slice(y, y + h), slice(x, x + w))
-        prepared = scorer.references([ref[crop]], [mask[y:y + h, x:x + w]])[0]
-        return scorer.score(dist[crop], prepared)
+        prepared = scorer.references([ref], [mask])[0]
+        return scorer.score(dist, prepared)
     return quality
+
+
+def best_of(fn, *args, repeats: int = 3) -> float:
+    """The fastest of ``repeats`` timings of ``fn(*args)`` (the machine is shared: the minimum
+    is the least disturbed)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def batching(sizes, n_renders: int, n_regions: int, topiq_net, topiq_size: int,
+             topiq_regions: int, topiq_batch: int) -> list[dict]:
+    """Regions/s of the labelling hot path: GMSD per region (``batched=False``, the reference
+    path) against batched (one map per render, one sparse product, one gathered replaced
+    pass), and TOPIQ-FR ``label_many`` at batch 1 against ``topiq_batch``. ``prepare`` is
+    outside the timing (once per source); importance is computed for every region (epsilon
+    −1: random TOPIQ-FR weights show almost no whole-image drop)."""
+    from seagull.labels.fr import GMSDScorer
+    from seagull.labels.labeller import Labeller
+    from seagull.labels.topiq import TopiqScorer
+
+    rows = []
+    for size in sizes:
+        reference = source_image(size)
+        rendered = [(image, kind) for kind, image in renders(reference, n_renders)]
+        masks = region_masks(reference, n_regions)
+        n = len(masks) * len(rendered)
+        row = {"metric": f"gmsd ({size}², {len(masks)} regions)", "region_labels": n}
+        labels = {}
+        for key, batched in (("one", False), ("batched", True)):
+            labeller = Labeller(GMSDScorer(), batched=batched)
+            context = labeller.prepare(reference, masks)
+            row[f"{key}_s"] = best_of(labeller.label_many, context, rendered)
+            labels[key] = labeller.label_many(context, rendered)
+        row["quality_max_diff"] = label_diff(labels["one"], labels["batched"])
+        rows.append(row)
+    reference = source_image(topiq_size)
+    rendered = [(image, kind) for kind, image in renders(reference, n_renders)]
+    masks = region_masks(reference, topiq_regions)
+    topiq_net = into_unit_range(topiq_net)
+    row = {"metric": f"topiq_fr ({topiq_size}², {len(masks)} regions, batch {topiq_batch})",
+           "region_labels": len(masks) * len(rendered)}
+    labels = {}
+    for key, bs in (("one", 1), ("batched", topiq_batch)):
+        labeller = Labeller(TopiqScorer(topiq_net, "random", batch_size=bs), epsilon=-1.0)
+        context = labeller.prepare(reference, masks)
+        labels[key] = labeller.label_many(context, rendered)
+        row[f"{key}_s"] = best_of(labeller.label_many, context, rendered, repeats=1)
+    row["quality_max_diff"] = label_diff(labels["one"], labels["batched"])
+    rows.append(row)
+    for row in rows:
+        row["one_regions_per_s"] = row["region_labels"] / row["one_s"]
+        row["batched_regions_per_s"] = row["region_labels"] / row["batched_s"]
+        row["speedup"] = row["one_s"] / row["batched_s"]
+    return rows
+
+
+def label_diff(one: list, other: list) -> float:
+    """The largest |difference| of ``quality`` and ``importance_pair[0]`` between two runs."""
+    return max(max(abs(a["quality"] - b["quality"]),
+                   abs(a["importance_pair"][0] - b["importance_pair"][0]))
+               for ra, rb in zip(one, other) for a, b in zip(ra, rb))
+
+
+def print_batching(rows: list[dict], threads: int) -> None:
+    print(f"\nBatched hot path ({threads} torch thread(s); label_many over the renders, "
+          f"prepare excluded)")
+    print(f"{'metric':42s} {'1-by-1 r/s':>10s} {'batched r/s':>11s} {'speed-up':>9s} "
+          f"{'|Δ| max':>9s}")
+    for row in rows:
+        print(f"{row['metric']:42s} {row['one_regions_per_s']:10.1f} "
+              f"{row['batched_regions_per_s']:11.1f} {row['speedup']:8.1f}× "
+              f"{row['quality_max_diff']:9.1e}")
 
 
 def naive(metric, reference, rendered, masks, unit, region_quality=None) -> tuple[float, list]:
@@ -147,6 +226,20 @@ def importance_error(scorer, reference, rendered, masks, margins) -> list[dict]:
     return rows
 
 
+def into_unit_range(net, shift: float = 0.6):
+    """A copy of ``net`` with ``shift`` added to its output: a random net's raw scores lie
+    below 0 and would all clip to 0 (every drop 0); the speed does not change."""
+    import copy
+
+    import torch
+
+    net = copy.deepcopy(net)
+    last = [m for m in net.score_linear.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias += shift
+    return net
+
+
 def with_active_residuals(net, scale: float = 0.5):
     """A copy of ``net`` whose backbone's residual branches are switched on.
 
@@ -176,6 +269,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--margins", default="32,64,96", help="window margins to measure")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument("--batching-sizes", default="256,512",
+                        help="image sides of the GMSD per-region/batched comparison")
+    parser.add_argument("--topiq-batch", type=int, default=8,
+                        help="TOPIQ-FR batch size set against batch 1")
+    parser.add_argument("--batching-only", action="store_true",
+                        help="only the per-region/batched comparison")
     parser.add_argument("--out", default="bench/results/labels.json")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -187,10 +286,24 @@ def main() -> None:
 
     from seagull.labels.fr import GMSDScorer
     from seagull.labels.labeller import Labeller
-    from seagull.labels.topiq import TopiqScorer, build_cfanet
+    from seagull.labels.topiq import TopiqScorer, build_cfanet, load_cfanet
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    net = load_cfanet(args.topiq_weights) if args.topiq_weights else build_cfanet()
+    sizes = [int(v) for v in args.batching_sizes.split(",")]
+    if args.quick:
+        sizes = [128]
+    batch_rows = batching(sizes, args.renders, args.regions, net, args.topiq_size,
+                          args.topiq_regions, args.topiq_batch)
+    if args.batching_only:
+        print_batching(batch_rows, args.threads)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"threads": args.threads, "batching": batch_rows}, indent=1)
+                       + "\n")
+        print(f"\nwritten {out}")
+        return
     reference = source_image(args.size)
     rendered = renders(reference, args.renders)
     masks = region_masks(reference, args.regions)
@@ -219,12 +332,6 @@ def main() -> None:
     results["topiq"] = {"size": args.topiq_size, "renders": len(rendered), "regions": len(masks),
                         "region_areas": [int(m.sum()) for m in masks],
                         "weights": args.topiq_weights or "random"}
-    if args.topiq_weights:
-        from seagull.labels.topiq import load_cfanet
-
-        net = load_cfanet(args.topiq_weights)
-    else:
-        net = build_cfanet()
     topiq = pyiqa.create_metric("topiq_fr", pretrained=False, backbone_pretrain=False,
                                 device="cpu")
     topiq.net.load_state_dict(net.state_dict())
@@ -270,6 +377,8 @@ def main() -> None:
                   f"{row['score_abs_err_max']:10.5f} {fmt(row['share_err_mean']):>12s} "
                   f"{fmt(row['share_err_max']):>11s} {row['seconds']:9.1f} "
                   f"{row['exact_seconds']:8.1f}")
+    print_batching(batch_rows, args.threads)
+    results["batching"] = batch_rows
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")

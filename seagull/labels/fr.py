@@ -64,6 +64,23 @@ def mask_cells(mask: np.ndarray) -> np.ndarray:
     return cells if cells.any() else share > 0
 
 
+def _membership(cells: list, n: int):
+    """Regions × n sparse (CSR) matrix: 1.0 at each region's cells (flat indices, sorted)."""
+    from scipy import sparse
+
+    counts = [c.size for c in cells]
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    idx = np.concatenate(cells) if cells else np.zeros(0, np.int64)
+    return sparse.csr_matrix((np.ones(idx.size), idx, indptr), shape=(len(cells), n))
+
+
+def _cell_stats(sim) -> np.ndarray:
+    """Per half-resolution cell of a similarity map (1×3×h×w): Σ over channels of d = 1 − sim
+    and of d² (float64), as an (h·w)×2 array."""
+    d = 1.0 - sim[0].double().reshape(3, -1).numpy()
+    return np.stack([d.sum(0), (d * d).sum(0)], 1)
+
+
 class GMSDScorer:
     """Gradient Magnitude Similarity Deviation (Xue et al. 2013) on the three RGB channels.
 
@@ -214,13 +231,12 @@ class GMSDScorer:
         grid: their cells, the membership matrix, and the replaced-image pass's gather tables.
         Reference-side work, once per source (one pass over the masks)."""
         import torch
-        from scipy import sparse
-        from scipy.ndimage import binary_dilation
+        from scipy.ndimage import binary_dilation, binary_erosion
 
         h2, w2 = ref.gradient.shape[-2:]
         n = h2 * w2
         boxes, cells, indices, counts = [], [], [], []
-        touched_cells, changed_cells, bits = [], [], []
+        touched_cells, changed_cells, bits, interior_cells = [], [], [], []
         for mask in masks:
             mask = np.asarray(mask, dtype=bool)
             if mask.shape != tuple(ref.shape):
@@ -242,15 +258,20 @@ class GMSDScorer:
             m = mask[:2 * h2, :2 * w2]
             blocks = np.stack([m[0::2, 0::2], m[1::2, 0::2], m[0::2, 1::2], m[1::2, 1::2]], -1)
             touched = blocks.any(-1)
-            touched_cells.append(np.flatnonzero(touched))
+            # Interior: every cell of the 3×3 neighbourhood wholly in the mask (or beyond the
+            # border, zero in both): the replaced gradient is the render's, and so is the
+            # similarity, already in the render's map. Only the rest is gathered.
+            interior = binary_erosion(blocks.all(-1), np.ones((3, 3), bool), border_value=1)
+            edge = binary_dilation(touched, np.ones((3, 3), bool)) & ~interior
+            needed = touched & binary_dilation(edge, np.ones((3, 3), bool))
+            touched_cells.append(np.flatnonzero(needed))
             bits.append(blocks.reshape(n, 4)[touched_cells[-1]])
-            changed_cells.append(np.flatnonzero(binary_dilation(touched, np.ones((3, 3), bool))))
+            changed_cells.append(np.flatnonzero(edge))
+            interior_cells.append(np.flatnonzero(interior))
         counts = np.asarray(counts, dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        all_idx = np.concatenate(indices) if indices else np.zeros(0, np.int64)
-        membership = sparse.csr_matrix((np.ones(all_idx.size), all_idx, indptr),
-                                       shape=(len(masks), n))
+        membership = _membership(indices, n)
         replaced = self._replaced_tables(touched_cells, bits, changed_cells, h2, w2, ref)
+        replaced["interior"] = _membership(interior_cells, n)
         return GMSDRegions(boxes, cells, membership, counts, replaced)
 
     def _replaced_tables(self, touched_cells, bits, changed_cells, h2, w2, ref) -> dict:
@@ -334,9 +355,7 @@ class GMSDScorer:
         (float64; d is small, so the one-pass formula loses nothing). Each region's sums run
         over its own cells only, in order: bit-identical whichever regions share the matrix.
         """
-        d = 1.0 - sim[0].double().reshape(3, -1).numpy()
-        stats = np.stack([d.sum(0), (d * d).sum(0)], 1)
-        sums = regions.membership @ stats
+        sums = regions.membership @ _cell_stats(sim)
         n = 3.0 * regions.counts
         with np.errstate(invalid="ignore", divide="ignore"):
             var = (sums[:, 1] - sums[:, 0] ** 2 / n) / (n - 1)
@@ -360,8 +379,8 @@ class GMSDScorer:
             out.append(float(sim[..., cells].flatten().std()))
         return out
 
-    def replaced_scores_batched(self, distorted, ref: GMSDReference,
-                                regions: GMSDRegions) -> list[float]:
+    def replaced_scores_batched(self, distorted, ref: GMSDReference, regions: GMSDRegions,
+                                sim=None) -> list[float]:
         """``replaced_scores(…, method="window")`` for every region in one gathered pass.
 
         A replaced image differs from the reference only in the cells its mask touches; its
@@ -369,6 +388,8 @@ class GMSDScorer:
         at once: the touched cells' 2×2 means from the mask's pixels, the 3×3 stencil from
         gathered neighbours (the reference's half-resolution values elsewhere, 0 beyond the
         border), the similarity, and per-region sums of d = 1 − sim and d² (0 everywhere else).
+        Cells whose whole neighbourhood is in the mask take the render's own similarity
+        (``sim``, the render's map, computed here if not given), summed by a sparse product.
         The gradients are the windowed pass's bit for bit (the same float32 operations in the
         same order); only the float64 sums are grouped differently.
         """
@@ -381,8 +402,10 @@ class GMSDScorer:
         dist_blocks = self._blocks(distorted)
         ref_half = ref.half[0].reshape(3, n)
         ref_grad = ref.gradient[0].reshape(3, n)
-        s1 = np.zeros(len(regions.counts))
-        s2 = np.zeros(len(regions.counts))
+        if sim is None:
+            sim = self.similarity_map(distorted, ref)
+        inner = tab["interior"] @ _cell_stats(sim)
+        s1, s2 = inner[:, 0].copy(), inner[:, 1].copy()
         for chunk in tab["chunks"]:
             t = chunk["t_cell"]
             p = torch.where(chunk["bits"][None], dist_blocks[:, t], tab["ref_blocks"][:, t])

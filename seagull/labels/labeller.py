@@ -189,8 +189,9 @@ class Labeller:
             return []
         s_ref = context.reference_score
         if context.regions is not None:
-            whole, qualities = self._pooled_scores(context, dists)
+            whole, qualities, maps = self._pooled_scores(context, dists)
         else:
+            maps = [None] * len(dists)
             whole = self.scorer.scores(dists, [context.reference_prepared] * len(dists))
             n = len(context.masks)
             crops = [c for d in dists
@@ -198,7 +199,8 @@ class Labeller:
             flat = self.scorer.scores(crops, context.crop_references * len(dists))
             qualities = [flat[k * n:(k + 1) * n] for k in range(len(dists))]
         defined = [s_ref - s_dist >= self.epsilon for s_dist in whole]
-        replaced = self._replaced(context, [d for d, ok in zip(dists, defined) if ok])
+        replaced = self._replaced(context, [d for d, ok in zip(dists, defined) if ok],
+                                  [m for m, ok in zip(maps, defined) if ok])
         out = []
         for (_, distortion), s_dist, quality, ok in zip(renders, whole, qualities, defined):
             # No visible drop of the whole image: the share is undefined (docs/method.md), and
@@ -207,24 +209,28 @@ class Labeller:
             out.append(self._labels(distortion, quality, rep, s_dist, s_ref, ok))
         return out
 
-    def _replaced(self, context: LabelContext, dists: list) -> list[list[float]]:
-        """Replaced-image scores of every region, per render of ``dists``."""
+    def _replaced(self, context: LabelContext, dists: list, maps: list) -> list[list[float]]:
+        """Replaced-image scores of every region, per render of ``dists`` (``maps``: their
+        similarity maps, where the scorer pools one)."""
         scorer, prepared = self.scorer, context.reference_prepared
         if not dists:
             return []
         if context.regions is not None and self.batched and self.importance_method == "window":
-            return [scorer.replaced_scores_batched(d, prepared, context.regions) for d in dists]
+            return [scorer.replaced_scores_batched(d, prepared, context.regions, sim)
+                    for d, sim in zip(dists, maps)]
         if hasattr(scorer, "replaced_scores_many"):
             return scorer.replaced_scores_many(dists, context.reference, prepared, context.boxes,
                                                context.masks, self.importance_method)
         return [scorer.replaced_scores(d, context.reference, prepared, context.boxes,
                                        context.masks, self.importance_method) for d in dists]
 
-    def _pooled_scores(self, context: LabelContext, dists: list) -> tuple[list, list]:
-        """Whole-render and region scores of a scorer that pools its map over the masks."""
+    def _pooled_scores(self, context: LabelContext, dists: list) -> tuple[list, list, list]:
+        """Whole-render and region scores of a scorer that pools its map over the masks, and
+        the renders' maps (batched) for the replaced images."""
         scorer, prepared = self.scorer, context.reference_prepared
-        whole, qualities = [], []
+        whole, qualities, maps = [], [], []
         for dist in dists:
+            sim = None
             if self.batched:
                 sim = scorer.similarity_map(dist, prepared)
                 whole.append(scorer.to_unit(float(sim.flatten().std())))  # = scorer.score
@@ -233,7 +239,8 @@ class Labeller:
                 whole.append(scorer.score(dist, prepared))
                 raws = scorer.region_raws_reference(dist, prepared, context.regions)
             qualities.append([scorer.to_unit(float(r)) for r in raws])
-        return whole, qualities
+            maps.append(sim)
+        return whole, qualities, maps
 
     def _labels(self, distortion, qualities, replaced, s_dist, s_ref, defined) -> list[dict]:
         whole_drop = s_ref - s_dist

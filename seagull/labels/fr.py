@@ -242,20 +242,32 @@ class GMSDScorer:
             if mask.shape != tuple(ref.shape):
                 raise ValueError(f"mask of shape {mask.shape} does not match the reference's "
                                  f"{ref.shape}")
-            c = mask_cells(mask)
-            flat = np.flatnonzero(c)
+            # Everything below on a window of cells around the mask (its cells ± 3, so no
+            # dilation or erosion reaches the window's edge except at the image's border).
+            rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+            a0, a1 = max(0, rows[0] // 2 - 3), min(h2, rows[-1] // 2 + 4)
+            b0, b1 = max(0, cols[0] // 2 - 3), min(w2, cols[-1] // 2 + 4)
+
+            def to_global(local, a0=a0, b0=b0, b1=b1):
+                ly, lx = np.divmod(np.flatnonzero(local), b1 - b0)
+                return (ly + a0) * w2 + (lx + b0)
+
+            m = mask[2 * a0:2 * a1, 2 * b0:2 * b1]
+            c = mask_cells(m) if m.any() else np.zeros((a1 - a0, b1 - b0), bool)
+            flat = to_global(c)
             indices.append(flat)
             counts.append(flat.size)
             if flat.size:
                 ys, xs = np.divmod(flat, w2)
-                cy0, cy1, cx0, cx1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-            else:
+                cy0, cy1 = int(ys.min()), int(ys.max()) + 1
+                cx0, cx1 = int(xs.min()), int(xs.max()) + 1
+            else:  # the mask lies in the odd last row/column the grid drops
                 cy0 = cy1 = cx0 = cx1 = 0
             boxes.append((cy0, cy1, cx0, cx1))
-            cells.append(torch.from_numpy(np.ascontiguousarray(c[cy0:cy1, cx0:cx1])))
+            cells.append(torch.from_numpy(np.ascontiguousarray(
+                c[cy0 - a0:cy1 - a0, cx0 - b0:cx1 - b0] if flat.size else c[:0, :0])))
             # Replaced image: the cells whose 2×2 block the mask touches take (partly) the
             # distorted pixels; their gradients, and those of their neighbours, change.
-            m = mask[:2 * h2, :2 * w2]
             blocks = np.stack([m[0::2, 0::2], m[1::2, 0::2], m[0::2, 1::2], m[1::2, 1::2]], -1)
             touched = blocks.any(-1)
             # Interior: every cell of the 3×3 neighbourhood wholly in the mask (or beyond the
@@ -264,10 +276,10 @@ class GMSDScorer:
             interior = binary_erosion(blocks.all(-1), np.ones((3, 3), bool), border_value=1)
             edge = binary_dilation(touched, np.ones((3, 3), bool)) & ~interior
             needed = touched & binary_dilation(edge, np.ones((3, 3), bool))
-            touched_cells.append(np.flatnonzero(needed))
-            bits.append(blocks.reshape(n, 4)[touched_cells[-1]])
-            changed_cells.append(np.flatnonzero(edge))
-            interior_cells.append(np.flatnonzero(interior))
+            touched_cells.append(to_global(needed))
+            bits.append(blocks[needed])
+            changed_cells.append(to_global(edge))
+            interior_cells.append(to_global(interior))
         counts = np.asarray(counts, dtype=np.int64)
         membership = _membership(indices, n)
         replaced = self._replaced_tables(touched_cells, bits, changed_cells, h2, w2, ref)
@@ -293,9 +305,7 @@ class GMSDScorer:
             t_cell, t_bits, d_cell, nbr, region = [], [], [], [], []
             offset = 0
             for r in current:
-                t, d = touched_cells[r], changed_cells[r]
-                pos = np.full(n, -1, np.int64)
-                pos[t] = np.arange(t.size) + n + offset
+                t, d = touched_cells[r], changed_cells[r]  # both sorted
                 dy, dx = np.divmod(d, w2)
                 cols = []
                 for oy in (-1, 0, 1):
@@ -303,7 +313,9 @@ class GMSDScorer:
                         y, x = dy + oy, dx + ox
                         inside = (y >= 0) & (y < h2) & (x >= 0) & (x < w2)
                         flat = np.where(inside, y * w2 + x, 0)
-                        idx = np.where(pos[flat] >= 0, pos[flat], flat)
+                        at = np.minimum(np.searchsorted(t, flat), max(t.size - 1, 0))
+                        hit = (t[at] == flat) if t.size else np.zeros(flat.shape, bool)
+                        idx = np.where(hit, at + n + offset, flat)
                         cols.append(np.where(inside, idx, -1))
                 nbr.append(np.stack(cols, 1))
                 t_cell.append(t)

@@ -107,8 +107,6 @@ class Labeller:
     labels do not depend on it.
     """
 
-    version = LABELLER_VERSION
-
     def __init__(self, scorer, *, importance_method: str = "window",
                  epsilon: float = IMPORTANCE_EPSILON, batched: bool = True):
         if importance_method not in ("window", "exact"):
@@ -122,6 +120,12 @@ class Labeller:
     @property
     def name(self) -> str:
         return self.scorer.name
+
+    @property
+    def version(self) -> str:
+        """The labeller's and its scorer's versions (``1.3``: this labeller, GMSD version 3): a
+        dataset whose labels another version wrote is not resumed with this one."""
+        return f"{LABELLER_VERSION}.{self.scorer.version}"
 
     @property
     def weights_hash(self) -> str:

@@ -222,3 +222,20 @@ def test_label_many_equals_one_label_call_per_render(labeller, photo, masks, blu
     assert labeller.label_many(context, renders) == [labeller.label(context, d, t)
                                                      for d, t in renders]
     assert labeller.label_many(context, []) == []
+
+
+def test_the_labellers_version_names_its_scorers():
+    """A change of the scorer's labels (GMSD version 3: one map per render) changes the version
+    the manifest records, so a dataset labelled by the old one is not resumed with the new."""
+    from seagull.data.factory import producer_of
+    from seagull.data.store import check_producers
+    from seagull.errors import DatasetError
+    from seagull.labels.fr import GMSDScorer
+    from seagull.labels.labeller import LABELLER_VERSION, Labeller
+
+    labeller = Labeller(GMSDScorer())
+    assert labeller.version == f"{LABELLER_VERSION}.{GMSDScorer.version}" == "1.3"
+    now = producer_of(labeller)
+    before = {"producers": {"labeller": {**now, "version": "1"}}}
+    with pytest.raises(DatasetError, match="built by other components"):
+        check_producers(before, {"labeller": now}, "DATASET")

@@ -34,7 +34,7 @@ LEVELS = (0, 4, 9, 14, 19)
 LONG_SIDE = 256
 POINTS = 16
 HOLD_OUT = 5  # photo groups never trained on (seagull.data.split.held_out_groups)
-TRAIN_STEPS = 500  # ~5 minutes of the small preset on 2 cores (docs/model.md)
+TRAIN_STEPS = 500  # ~2-3 minutes of the small preset on 2 cores (docs/evaluation.md)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from seagull.memory import nbytes
+
 
 def cache_key(config, encoder) -> str:
     """A folder name for one encoder's features: its name, the input size and a digest of its
@@ -32,10 +34,6 @@ def cache_key(config, encoder) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return f"{config.encoder}-{config.image_size}px-{digest.hexdigest()[:16]}"
-
-
-def _nbytes(features: list[torch.Tensor]) -> int:
-    return sum(f.numel() * f.element_size() for f in features)
 
 
 class FeatureCache:
@@ -69,14 +67,14 @@ class FeatureCache:
         return self.folder / f"{image_id}.safetensors"
 
     def _remember(self, image_id: str, features: list[torch.Tensor]) -> None:
-        size = _nbytes(features)
+        size = nbytes(*features)
         if size > self.max_bytes:
             return
         self._memory[image_id] = features
         self._bytes += size
         while self._bytes > self.max_bytes:
             _, old = self._memory.popitem(last=False)
-            self._bytes -= _nbytes(old)
+            self._bytes -= nbytes(*old)
 
     def _lookup(self, image_id: str) -> list[torch.Tensor] | None:
         if image_id in self._memory:

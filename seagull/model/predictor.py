@@ -26,15 +26,12 @@ from seagull.errors import InvalidInputError
 from seagull.image_io import to_rgb8
 from seagull.labels import instructions as ins
 from seagull.labels.levels import DISTORTION_TYPES, SEVERITY_WORDS, WORDS, expected_score
+from seagull.memory import nbytes
 from seagull.model.scoring import expected_scores, level_probabilities, level_result
 
 SCORED_TASKS = ("quality", "importance")
 _DIST_IN_ORDER = re.compile(rf"\b({'|'.join(SEVERITY_WORDS)})\s+({'|'.join(DISTORTION_TYPES)})\b",
                             re.IGNORECASE)
-
-
-def _nbytes(tensor: torch.Tensor) -> int:
-    return int(tensor.numel() * tensor.element_size())
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +62,7 @@ class ImageState:
         """Bytes of the image and of every tensor above (what a cache of states pays)."""
         tensors = [*self.features, *self.keys, self.prefix_embeds,
                    *(t for pair in self.prefix_kv for t in pair)]
-        return int(self.image.nbytes) + sum(_nbytes(t) for t in tensors)
+        return nbytes(self.image, *tensors)
 
 
 class SeagullPredictor:

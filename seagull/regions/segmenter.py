@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from seagull.errors import InvalidInputError
+from seagull.memory import nbytes
 from seagull.regions.filtering import DEDUP_IOU, MIN_REGION_AREA, filter_regions
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,6 @@ def random_points(height: int, width: int, n_points: int, seed: int) -> np.ndarr
     return np.stack([xs, ys], axis=1)
 
 
-def _nbytes(value) -> int:
-    """Bytes of a numpy array or a torch tensor."""
-    if isinstance(value, np.ndarray):
-        return int(value.nbytes)
-    return int(value.numel() * value.element_size())
-
-
 @dataclass(frozen=True, eq=False)
 class SegmenterState:
     """What a segmenter computed for one image (``Segmenter.encode``); read, never changed.
@@ -71,7 +65,7 @@ class SegmenterState:
 
     @property
     def nbytes(self) -> int:
-        return _nbytes(self.image)
+        return nbytes(self.image)
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +77,7 @@ class ClassicalState(SegmenterState):
 
     @property
     def nbytes(self) -> int:
-        return _nbytes(self.image) + _nbytes(self.fine) + _nbytes(self.coarse)
+        return nbytes(self.image, self.fine, self.coarse)
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,8 +92,8 @@ class SamState(SegmenterState):
 
     @property
     def nbytes(self) -> int:
-        extra = self.boxes.nbytes - _nbytes(self.boxes.image) if self.boxes is not None else 0
-        return _nbytes(self.image) + _nbytes(self.features) + extra  # the image counted once
+        extra = self.boxes.nbytes - nbytes(self.boxes.image) if self.boxes is not None else 0
+        return nbytes(self.image, self.features) + extra  # the image counted once
 
 
 class Segmenter:
